@@ -1,0 +1,91 @@
+// Failure: an exception captured as a value, as TaskFlow's taskflow.types.failure.Failure.
+// It keeps the exception's type names (most derived first, ending with "Exception", the
+// common root in the format TaskFlow shares), its message, its arguments and its nested
+// causes (std::nested_exception chains), and, while in the capturing process, the exception
+// itself so reraise() throws the original. It round-trips through TaskFlow's failure dict
+// (exception_str, traceback_str, exc_type_names, version, exc_args, causes). Immutable value;
+// copying is cheap (the exception is shared).
+#pragma once
+
+#include <exception>
+#include <map>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+#include "caboose/core/errors.h"
+#include "caboose/core/value.h"
+
+namespace caboose {
+
+class Failure {
+ public:
+  // Captures `error` (by default the exception being handled). Must be called with a
+  // non-null exception pointer.
+  [[nodiscard]] static Failure capture(std::exception_ptr error = std::current_exception());
+  // Reads TaskFlow's failure dict. Throws InvalidFormat naming the bad field; accepts what
+  // TaskFlow 5.0.0 writes and nothing it would refuse (unknown keys, version != 1).
+  [[nodiscard]] static Failure from_dict(const Value& dict);
+
+  Failure(std::vector<std::string> type_names, std::string message, Value args = Value::array(),
+          std::string traceback = {}, std::vector<Failure> causes = {});
+
+  [[nodiscard]] Value to_dict() const;
+
+  const std::vector<std::string>& exception_type_names() const { return type_names_; }
+  const std::string& exception_str() const { return message_; }
+  const Value& exception_args() const { return args_; }
+  const std::string& traceback_str() const { return traceback_; }
+  const std::vector<Failure>& causes() const { return causes_; }
+  // The captured exception, or null for a failure read from a dict.
+  const std::exception_ptr& exception() const { return exception_; }
+
+  // True if any of the type names equals `type_name` (e.g. "caboose::NotFound", "OSError").
+  bool check(std::string_view type_name) const;
+  // True if this failure was captured from (or, read from a dict, names) an E.
+  template <class E>
+  bool check() const {
+    return check(type_name_of(typeid(E)));
+  }
+  // Same type names, message and arguments; traceback and causes are not compared (as
+  // TaskFlow's Failure.matches).
+  bool matches(const Failure& other) const;
+  // Compares every field of the dict form (as TaskFlow's Failure.__eq__).
+  bool operator==(const Failure& other) const;
+
+  // Throws the captured exception, or a WrappedFailure holding this failure.
+  [[noreturn]] void reraise() const;
+  // No failures: returns. One: reraise() it. Several: throws a WrappedFailure of all.
+  static void reraise_if_any(const std::vector<Failure>& failures);
+
+  // "Failure: <type>: <message>", as TaskFlow prints a failure.
+  std::string to_string() const;
+  // The demangled name of a type ("caboose::NotFound", "std::runtime_error").
+  static std::string type_name_of(const std::type_info& type);
+
+ private:
+  std::vector<std::string> type_names_;
+  std::string message_;
+  Value args_;
+  std::string traceback_;
+  std::vector<Failure> causes_;
+  std::exception_ptr exception_;
+};
+
+using FailureMap = std::map<std::string, Failure>;
+
+// Several failures at once, raised by an engine whose run collected more than one
+// (as TaskFlow's WrappedFailure).
+class WrappedFailure : public Error {
+ public:
+  explicit WrappedFailure(std::vector<Failure> failures);
+  const std::vector<Failure>& failures() const { return failures_; }
+  // The first failure of type E (by name), or null.
+  const Failure* find(std::string_view type_name) const;
+
+ private:
+  std::vector<Failure> failures_;
+};
+
+}  // namespace caboose

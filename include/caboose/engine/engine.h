@@ -1,0 +1,111 @@
+// Engine: runs a flow, as TaskFlow's action engine. Loading an engine on a flow and a flow
+// detail, then compile() -> prepare() -> validate() -> run(), each callable alone (run() does
+// what was not done). Every state change is saved through the persistence backend before the
+// engine moves on, so an engine loaded later on the same flow detail resumes the run: atoms
+// already SUCCESS never run again. When an atom fails, every atom that ran is reverted, in
+// reverse order of their dependencies, and run() rethrows the failure (a WrappedFailure when
+// several). One engine runs one flow once at a time; suspend() and the notifiers may be used
+// from other threads.
+//
+//   auto flow = caboose::linear_flow("orders");
+//   flow->add(caboose::task("add", [](int x, int y) { return x + y; },
+//                           {.args = {"x", "y"}, .provides = "total"}));
+//   caboose::Value results = caboose::engine::run(std::move(flow), {.store = {{"x", 2}, {"y", 3}}});
+//   // results["total"] == 5
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "caboose/core/notifier.h"
+#include "caboose/core/states.h"
+#include "caboose/core/value.h"
+#include "caboose/engine/storage.h"
+#include "caboose/patterns/flow.h"
+#include "caboose/persistence/backend.h"
+#include "caboose/persistence/models.h"
+
+namespace caboose::engine {
+
+enum class ExecutorKind { kSerial, kParallel };
+
+struct EngineOptions {
+  ExecutorKind executor = ExecutorKind::kSerial;
+  // Do not revert on failure: the run ends FAILURE with the failures (TaskFlow's never_resolve).
+  bool never_resolve = false;
+  // A REVERT decision defers to the enclosing retry (TaskFlow's defer_reverts).
+  bool defer_reverts = false;
+  // Atom-level `inject` values are kept in memory only (TaskFlow's inject_transient).
+  bool inject_transient = true;
+};
+
+struct LoadOptions {
+  // Flow-level values, injected (and persisted) before the run, as engines.load(store=...).
+  Value store = Value::object();
+  // Where state is saved. Must outlive the engine. Null: a private memory backend.
+  persistence::Backend* backend = nullptr;
+  // The flow detail to run on (resuming what it holds); it must belong to a logbook saved in
+  // `backend`. Absent: a new logbook and flow detail are created and saved.
+  std::optional<persistence::FlowDetail> flow_detail;
+  // The logbook for a new flow detail. Absent: a new logbook named after the flow.
+  std::optional<persistence::LogBook> book;
+  EngineOptions options;
+};
+
+class Runtime;
+
+class Engine {
+ public:
+  Engine(FlowPtr flow, LoadOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Compiles the flow into one graph of atoms. Throws Duplicate (two atoms with one name),
+  // DependencyFailure.
+  void compile();
+  // Makes sure every atom has a detail in storage and resolves where each argument comes from.
+  void prepare();
+  // Checks every required argument has a provider. Throws MissingDependencies naming the atom
+  // and the names, AmbiguousDependency naming two equally near providers.
+  void validate();
+  // Runs (or resumes) the flow to its end: SUCCESS, REVERTED (rethrows the failure),
+  // FAILURE (a revert failed, or never_resolve; rethrows) or SUSPENDED.
+  void run();
+  // Asks a running engine to stop starting atoms; running atoms finish; run() returns with
+  // the flow SUSPENDED. Thread-safe.
+  void suspend();
+
+  FlowState state() const;
+  Storage& storage();
+  const Flow& flow() const { return *flow_; }
+  // Flow state changes: event = new state name; details = flow_name, flow_uuid, old_state.
+  Notifier& notifier() { return notifier_; }
+  // Atom state changes, as TaskFlow's atom notifier: event = new state name; details =
+  // task_name / retry_name, task_uuid / retry_uuid, old_state, and "result" with the result
+  // (SUCCESS, REVERTED) or the failure dict (FAILURE, REVERT_FAILURE).
+  Notifier& atom_notifier() { return atom_notifier_; }
+  const EngineOptions& options() const { return options_.options; }
+
+ private:
+  void change_state(FlowState state);
+
+  FlowPtr flow_;
+  LoadOptions options_;
+  std::unique_ptr<persistence::Backend> owned_backend_;
+  Notifier notifier_;
+  Notifier atom_notifier_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Runtime> runtime_;
+  bool prepared_ = false;
+  std::atomic<bool> suspend_requested_{false};
+};
+
+// Makes an engine for `flow` (engines.load).
+[[nodiscard]] std::unique_ptr<Engine> load(FlowPtr flow, LoadOptions options = {});
+// Loads and runs `flow`, returning every stored value (engines.run + storage.fetch_all()).
+Value run(FlowPtr flow, LoadOptions options = {});
+
+}  // namespace caboose::engine

@@ -1,0 +1,97 @@
+// Flow: a named, nested structure of atoms and other flows, as taskflow.flow.Flow. A flow says
+// only how its items relate (in order, in any order, as a graph); an engine compiles it into
+// one graph and runs it. A flow owns its items; an item belongs to one flow. A flow may have
+// a retry controller that decides what happens when one of its atoms fails. Not thread-safe
+// while being built; immutable once given to an engine.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "caboose/atoms/atom.h"
+#include "caboose/atoms/retry.h"
+
+namespace caboose {
+
+class Flow;
+using FlowPtr = std::unique_ptr<Flow>;
+
+enum class FlowKind { kLinear, kUnordered, kGraph };
+
+// One item of a flow: an atom or a nested flow.
+class FlowItem {
+ public:
+  FlowItem(AtomPtr atom);  // NOLINT: implicit by design
+  FlowItem(FlowPtr flow);  // NOLINT: implicit by design
+  template <class T, std::enable_if_t<std::is_base_of_v<Atom, T>, int> = 0>
+  FlowItem(std::unique_ptr<T> atom) : FlowItem(AtomPtr(std::move(atom))) {}  // NOLINT
+  template <class T, std::enable_if_t<std::is_base_of_v<Flow, T>, int> = 0>
+  FlowItem(std::unique_ptr<T> flow) : FlowItem(FlowPtr(std::move(flow))) {}  // NOLINT
+
+  const std::string& name() const;
+  // Null unless the item is of that kind.
+  const Atom* atom() const;
+  const Flow* flow() const;
+  std::set<std::string> requirements() const;
+  std::set<std::string> provides() const;
+
+ private:
+  std::variant<AtomPtr, FlowPtr> item_;
+};
+
+// A dependency between two items of a flow, by index into items().
+struct FlowLink {
+  std::size_t from;
+  std::size_t to;
+};
+
+class Flow {
+ public:
+  virtual ~Flow();
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
+
+  virtual FlowKind kind() const = 0;
+  const std::string& name() const { return name_; }
+  // The retry controller, or null.
+  const Retry* retry() const { return retry_.get(); }
+  Retry* retry() { return retry_.get(); }
+
+  // Adds items in order. Throws Duplicate if an item's name is already an item of this flow,
+  // and what the pattern's rules throw (GraphFlow: DependencyFailure for a cycle).
+  template <class... Items>
+  Flow& add(Items&&... items) {
+    (add_item(FlowItem(std::forward<Items>(items))), ...);
+    return *this;
+  }
+  void add_item(FlowItem item);
+
+  const std::vector<FlowItem>& items() const { return items_; }
+  std::size_t size() const { return items_.size(); }
+  // The ordering constraints between items.
+  virtual std::vector<FlowLink> links() const = 0;
+  // Names this flow needs from outside it (its items' requirements not provided inside).
+  std::set<std::string> requirements() const;
+  // Names this flow's atoms (and retry) provide.
+  std::set<std::string> provides() const;
+  // The index of the item named `name`, or nullopt.
+  std::optional<std::size_t> find(std::string_view name) const;
+
+ protected:
+  Flow(std::string name, std::unique_ptr<Retry> retry);
+  // Called before an item is appended (index = items().size()); may refuse it by throwing.
+  virtual void on_add(const FlowItem& item);
+
+ private:
+  const std::string name_;
+  std::unique_ptr<Retry> retry_;
+  std::vector<FlowItem> items_;
+};
+
+}  // namespace caboose

@@ -1,0 +1,47 @@
+// GraphFlow: items ordered by a directed acyclic graph (taskflow.patterns.graph_flow). Edges
+// are inferred when an item is added: an item that requires a name another item provides runs
+// after it (both ways: existing items that need what the new one provides get linked too).
+// link() adds explicit edges. A cycle is refused with DependencyFailure naming it, and a
+// requirement two items could satisfy with AmbiguousDependency naming both.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "caboose/patterns/flow.h"
+
+namespace caboose {
+
+class GraphFlow final : public Flow {
+ public:
+  explicit GraphFlow(std::string name, std::unique_ptr<Retry> retry = nullptr)
+      : Flow(std::move(name), std::move(retry)) {}
+  FlowKind kind() const override { return FlowKind::kGraph; }
+  std::vector<FlowLink> links() const override;
+
+  // Makes item `to` run after item `from` (by item name). Throws NotFound for an unknown
+  // name and DependencyFailure (leaving the flow unchanged) if the edge closes a cycle.
+  GraphFlow& link(std::string_view from, std::string_view to);
+
+ protected:
+  void on_add(const FlowItem& item) override;
+
+ private:
+  void add_edge_checked(std::size_t from, std::size_t to);
+  // The items on a path from `from` to `to`, or empty if there is none.
+  std::vector<std::size_t> path(std::size_t from, std::size_t to) const;
+
+  std::set<std::pair<std::size_t, std::size_t>> edges_;
+  std::string pending_name_;  // the item being added (not yet in items())
+};
+
+[[nodiscard]] inline std::unique_ptr<GraphFlow> graph_flow(std::string name,
+                                                           std::unique_ptr<Retry> retry = {}) {
+  return std::make_unique<GraphFlow>(std::move(name), std::move(retry));
+}
+
+}  // namespace caboose

@@ -1,0 +1,136 @@
+#include "engine/scopes.h"
+
+#include <fmt/format.h>
+
+#include "caboose/core/errors.h"
+
+namespace caboose::engine {
+
+ScopeResolver::ScopeResolver(const Compilation& compilation, std::vector<AtomIndex> storage_index)
+    : compilation_(compilation), storage_index_(std::move(storage_index)) {
+  for (NodeId id : compilation_.atoms) {
+    node_of_.emplace(storage_index_[id], id);
+  }
+}
+
+const std::vector<std::pair<ScopeId, std::int64_t>>& ScopeResolver::chain(NodeId node) {
+  auto [it, added] = chains_.try_emplace(node);
+  if (added) {
+    const Node& n = compilation_.nodes[node];
+    ScopeId scope = n.scope;
+    std::int64_t item = n.item;
+    while (true) {
+      it->second.emplace_back(scope, item);
+      const Scope& s = compilation_.scopes[scope];
+      if (!s.parent) {
+        break;
+      }
+      item = s.item_in_parent;
+      scope = *s.parent;
+    }
+  }
+  return it->second;
+}
+
+bool ScopeResolver::item_reaches(ScopeId scope, std::int64_t from, std::int64_t to) {
+  auto [it, added] = reach_.try_emplace(scope);
+  const Flow& flow = *compilation_.scopes[scope].flow;
+  if (added) {
+    const std::size_t n = flow.size();
+    std::vector<std::vector<std::size_t>> succs(n);
+    for (const FlowLink& l : flow.links()) {
+      succs[l.from].push_back(l.to);
+    }
+    it->second.assign(n, std::vector<bool>(n, false));
+    for (std::size_t start = 0; start < n; ++start) {
+      std::vector<std::size_t> stack = succs[start];
+      while (!stack.empty()) {
+        const std::size_t s = stack.back();
+        stack.pop_back();
+        if (!it->second[start][s]) {
+          it->second[start][s] = true;
+          stack.insert(stack.end(), succs[s].begin(), succs[s].end());
+        }
+      }
+    }
+  }
+  return it->second[static_cast<std::size_t>(from)][static_cast<std::size_t>(to)];
+}
+
+std::optional<ScopeResolver::Rank> ScopeResolver::locate(NodeId provider, NodeId atom) {
+  const auto& mine = chain(atom);
+  const auto& theirs = chain(provider);
+  for (const auto& [scope, their_item] : theirs) {
+    for (const auto& [my_scope, my_item] : mine) {
+      if (my_scope != scope) {
+        continue;
+      }
+      const Rank rank{compilation_.scopes[scope].depth, their_item, scope};
+      if (their_item == -1) {
+        // The scope's retry runs before every item of its flow.
+        return my_item == -1 ? std::nullopt : std::optional<Rank>(rank);
+      }
+      if (my_item == -1 || my_item == their_item) {
+        return std::nullopt;
+      }
+      switch (compilation_.scopes[scope].flow->kind()) {
+        case FlowKind::kLinear:
+          return their_item < my_item ? std::optional<Rank>(rank) : std::nullopt;
+        case FlowKind::kUnordered:
+          return std::nullopt;
+        case FlowKind::kGraph:
+          return item_reaches(scope, their_item, my_item) ? std::optional<Rank>(rank)
+                                                          : std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool ScopeResolver::runs_before(NodeId a, NodeId b) { return locate(a, b).has_value(); }
+
+std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& name,
+                                               const std::vector<Provider>& candidates) {
+  std::optional<Provider> best;
+  std::optional<Rank> best_rank;
+  NodeId best_node = 0;
+  bool is_tied = false;
+  NodeId tied = 0;
+  for (const Provider& p : candidates) {
+    if (!p.atom) {
+      continue;
+    }
+    const auto node = node_of_.find(*p.atom);
+    if (node == node_of_.end() || node->second == atom) {
+      continue;
+    }
+    const auto rank = locate(node->second, atom);
+    if (!rank) {
+      continue;
+    }
+    const bool nearer = !best_rank || rank->depth > best_rank->depth ||
+                        (rank->depth == best_rank->depth && rank->item > best_rank->item);
+    const bool same = best_rank && rank->depth == best_rank->depth &&
+                      rank->item == best_rank->item;
+    if (nearer) {
+      best = p;
+      best_rank = rank;
+      best_node = node->second;
+      is_tied = false;
+    } else if (same && !runs_before(best_node, node->second) &&
+               !runs_before(node->second, best_node)) {
+      is_tied = true;
+      tied = node->second;
+    }
+  }
+  if (is_tied) {
+    throw AmbiguousDependency(fmt::format(
+        "atom '{}' requires '{}', which both '{}' and '{}' provide, and neither runs before "
+        "the other",
+        compilation_.nodes[atom].atom->name(), name, compilation_.nodes[best_node].atom->name(),
+        compilation_.nodes[tied].atom->name()));
+  }
+  return best;
+}
+
+}  // namespace caboose::engine

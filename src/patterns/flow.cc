@@ -1,0 +1,128 @@
+#include "caboose/patterns/flow.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "caboose/core/errors.h"
+
+namespace caboose {
+
+FlowItem::FlowItem(AtomPtr atom) : item_(std::move(atom)) {
+  if (!std::get<AtomPtr>(item_)) {
+    throw InvalidArgument("a flow item must not be null");
+  }
+}
+
+FlowItem::FlowItem(FlowPtr flow) : item_(std::move(flow)) {
+  if (!std::get<FlowPtr>(item_)) {
+    throw InvalidArgument("a flow item must not be null");
+  }
+}
+
+const std::string& FlowItem::name() const {
+  return atom() != nullptr ? atom()->name() : flow()->name();
+}
+
+const Atom* FlowItem::atom() const {
+  const auto* atom = std::get_if<AtomPtr>(&item_);
+  return atom != nullptr ? atom->get() : nullptr;
+}
+
+const Flow* FlowItem::flow() const {
+  const auto* flow = std::get_if<FlowPtr>(&item_);
+  return flow != nullptr ? flow->get() : nullptr;
+}
+
+std::set<std::string> FlowItem::requirements() const {
+  return atom() != nullptr ? atom()->requirements() : flow()->requirements();
+}
+
+std::set<std::string> FlowItem::provides() const {
+  return atom() != nullptr ? atom()->provides() : flow()->provides();
+}
+
+Flow::Flow(std::string name, std::unique_ptr<Retry> retry)
+    : name_(std::move(name)), retry_(std::move(retry)) {
+  if (name_.empty()) {
+    throw InvalidArgument("a flow needs a name");
+  }
+}
+
+Flow::~Flow() = default;
+
+void Flow::on_add(const FlowItem& /*item*/) {}
+
+void Flow::add_item(FlowItem item) {
+  if (find(item.name())) {
+    throw Duplicate(
+        fmt::format("flow '{}' already has an item named '{}'", name_, item.name()));
+  }
+  if (retry_ && retry_->name() == item.name()) {
+    throw Duplicate(
+        fmt::format("flow '{}' has a retry named '{}' already", name_, item.name()));
+  }
+  on_add(item);
+  items_.push_back(std::move(item));
+}
+
+std::optional<std::size_t> Flow::find(std::string_view name) const {
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    if (items_[i].name() == name) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+std::set<std::string> Flow::provides() const {
+  std::set<std::string> names;
+  if (retry_) {
+    names = retry_->provides();
+  }
+  for (const FlowItem& item : items_) {
+    names.merge(item.provides());
+  }
+  return names;
+}
+
+std::set<std::string> Flow::requirements() const {
+  std::set<std::string> required;
+  std::set<std::string> retry_provides;
+  if (retry_) {
+    required = retry_->requirements();
+    retry_provides = retry_->provides();
+  }
+  // What each item needs, less what the items it runs after (its ancestors) provide.
+  const std::vector<FlowLink> edges = links();
+  std::vector<std::vector<std::size_t>> parents(items_.size());
+  for (const FlowLink& link : edges) {
+    parents[link.to].push_back(link.from);
+  }
+  std::vector<std::set<std::string>> seen_provides(items_.size());
+  // Items are added so that every link goes from an earlier to a later index for linear
+  // flows; graph flows may link backwards, so ancestors are collected by search.
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    std::set<std::string> available = retry_provides;
+    std::vector<std::size_t> stack = parents[i];
+    std::vector<bool> visited(items_.size(), false);
+    while (!stack.empty()) {
+      const std::size_t p = stack.back();
+      stack.pop_back();
+      if (visited[p]) {
+        continue;
+      }
+      visited[p] = true;
+      available.merge(items_[p].provides());
+      stack.insert(stack.end(), parents[p].begin(), parents[p].end());
+    }
+    for (const std::string& name : items_[i].requirements()) {
+      if (available.count(name) == 0) {
+        required.insert(name);
+      }
+    }
+  }
+  return required;
+}
+
+}  // namespace caboose
