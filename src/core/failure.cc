@@ -22,12 +22,12 @@ constexpr int kFormatVersion = 1;
 
 struct Probe {
   const std::type_info& type;
-  bool (*is)(const std::exception&);
+  bool (*is)(const std::exception*);
 };
 
 template <class T>
 Probe probe() {
-  return {typeid(T), [](const std::exception& e) { return dynamic_cast<const T*>(&e) != nullptr; }};
+  return {typeid(T), [](const std::exception* e) { return dynamic_cast<const T*>(e) != nullptr; }};
 }
 
 // Known bases, most derived first within each family, so the names read as a lineage.
@@ -58,7 +58,7 @@ const std::vector<Probe>& probes() {
 std::vector<std::string> lineage(const std::exception& e) {
   std::vector<std::string> names{Failure::type_name_of(typeid(e))};
   for (const Probe& p : probes()) {
-    if (p.is(e)) {
+    if (p.is(&e)) {
       std::string name = Failure::type_name_of(p.type);
       if (name != names.front()) {
         names.push_back(std::move(name));

@@ -63,16 +63,13 @@ void Flow::add_item(FlowItem item) {
         fmt::format("flow '{}' has a retry named '{}' already", name_, item.name()));
   }
   on_add(item);
+  index_.emplace(item.name(), items_.size());
   items_.push_back(std::move(item));
 }
 
 std::optional<std::size_t> Flow::find(std::string_view name) const {
-  for (std::size_t i = 0; i < items_.size(); ++i) {
-    if (items_[i].name() == name) {
-      return i;
-    }
-  }
-  return std::nullopt;
+  const auto it = index_.find(std::string(name));
+  return it == index_.end() ? std::nullopt : std::optional<std::size_t>(it->second);
 }
 
 std::set<std::string> Flow::provides() const {

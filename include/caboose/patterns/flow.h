@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -92,6 +93,7 @@ class Flow {
   const std::string name_;
   std::unique_ptr<Retry> retry_;
   std::vector<FlowItem> items_;
+  std::unordered_map<std::string, std::size_t> index_;  // item name -> position
 };
 
 }  // namespace caboose

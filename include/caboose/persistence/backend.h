@@ -28,8 +28,9 @@ class Backend {
   // Saves (merging) a flow detail and its atoms; the flow must belong to a saved logbook
   // (NotFound otherwise). Returns what is now stored.
   virtual FlowDetail update_flow_details(const FlowDetail& flow) = 0;
-  // Saves (merging) one atom detail that already exists (NotFound otherwise).
-  virtual AtomDetail update_atom_details(const AtomDetail& atom) = 0;
+  // Saves (merging) one atom detail that already exists (NotFound otherwise). The engine's hot
+  // path: two calls per task run.
+  virtual void update_atom_details(const AtomDetail& atom) = 0;
 
   // Throw NotFound naming the uuid.
   virtual LogBook get_logbook(std::string_view book_uuid, bool lazy = false) = 0;

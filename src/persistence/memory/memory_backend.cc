@@ -50,14 +50,13 @@ class MemoryBackend final : public Backend {
     return assemble_flow(it->second, /*lazy=*/false);
   }
 
-  AtomDetail update_atom_details(const AtomDetail& atom) override {
+  void update_atom_details(const AtomDetail& atom) override {
     std::lock_guard lock(mu_);
     const auto it = atoms_.find(atom.uuid);
     if (it == atoms_.end()) {
       throw NotFound(fmt::format("atom detail {} ('{}') is not stored", atom.uuid, atom.name));
     }
     it->second.detail.merge(atom);
-    return it->second.detail;
   }
 
   LogBook get_logbook(std::string_view book_uuid, bool lazy) override {
