@@ -48,10 +48,10 @@ class Provides {
 Value extract_result(const Value& result, const ResultIndex& index);
 
 struct AtomOptions {
-  std::vector<std::string> args;      // required arguments, in call order
-  std::vector<std::string> optional;  // arguments passed only when some provider has them
-  std::map<std::string, std::string> rebind;  // argument -> stored name it is read from
-  Provides provides;
+  std::vector<std::string> args = {};      // required arguments, in call order
+  std::vector<std::string> optional = {};  // arguments passed only when some provider has them
+  std::map<std::string, std::string> rebind = {};  // argument -> stored name it is read from
+  Provides provides = {};
   Value inject = Value::object();  // argument -> value, for this atom only
   std::string version = "1.0";
 };

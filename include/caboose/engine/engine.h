@@ -48,10 +48,10 @@ struct LoadOptions {
   persistence::Backend* backend = nullptr;
   // The flow detail to run on (resuming what it holds); it must belong to a logbook saved in
   // `backend`. Absent: a new logbook and flow detail are created and saved.
-  std::optional<persistence::FlowDetail> flow_detail;
+  std::optional<persistence::FlowDetail> flow_detail = std::nullopt;
   // The logbook for a new flow detail. Absent: a new logbook named after the flow.
-  std::optional<persistence::LogBook> book;
-  EngineOptions options;
+  std::optional<persistence::LogBook> book = std::nullopt;
+  EngineOptions options = {};
 };
 
 class Runtime;
