@@ -1,9 +1,9 @@
 #include "caboose/atoms/atom.h"
 
-#include <fmt/format.h>
-
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
@@ -11,7 +11,9 @@ namespace caboose {
 
 Provides::Provides(const char* name) : Provides(std::string(name)) {}
 
-Provides::Provides(std::string name) { mapping_.emplace_back(std::move(name), std::monostate{}); }
+Provides::Provides(std::string name) {
+  mapping_.emplace_back(std::move(name), std::monostate{});
+}
 
 Provides::Provides(std::initializer_list<std::string> names)
     : Provides(positional(std::vector<std::string>(names))) {}

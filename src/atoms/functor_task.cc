@@ -1,8 +1,8 @@
 #include "caboose/atoms/functor_task.h"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace caboose {
 
@@ -16,7 +16,9 @@ FunctorTask::FunctorTask(std::string name, ExecuteFunction execute, TaskOptions 
   }
 }
 
-Value FunctorTask::execute(const Value& args) { return execute_(args); }
+Value FunctorTask::execute(const Value& args) {
+  return execute_(args);
+}
 
 Value FunctorTask::revert(const Value& args, const Outcome& result, const FailureMap& failures) {
   return revert_ ? revert_(args, result, failures) : Value();

@@ -4,9 +4,9 @@
 
 #include <cstdlib>
 #include <functional>
-#include <set>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 #include <system_error>
 #include <typeinfo>
@@ -33,24 +33,42 @@ Probe probe() {
 // Known bases, most derived first within each family, so the names read as a lineage.
 const std::vector<Probe>& probes() {
   static const std::vector<Probe> table = {
-      probe<UnclaimableJob>(),      probe<JobFailure>(),
-      probe<RequestTimeout>(),      probe<ExecutionFailure>(),
-      probe<AmbiguousDependency>(), probe<MissingDependencies>(),
-      probe<DependencyFailure>(),   probe<WrappedFailure>(),
-      probe<StorageFailure>(),      probe<ConductorFailure>(),
-      probe<StaleClaim>(),          probe<InvalidState>(),
-      probe<CompilationFailure>(),  probe<IncompatibleVersion>(),
-      probe<Duplicate>(),           probe<NotFound>(),
-      probe<Empty>(),               probe<MultipleChoices>(),
-      probe<InvalidFormat>(),       probe<DisallowedAccess>(),
-      probe<InvalidArgument>(),     probe<NotImplemented>(),
-      probe<Error>(),               probe<std::system_error>(),
-      probe<std::range_error>(),    probe<std::overflow_error>(),
-      probe<std::underflow_error>(), probe<std::runtime_error>(),
-      probe<std::invalid_argument>(), probe<std::domain_error>(),
-      probe<std::length_error>(),   probe<std::out_of_range>(),
-      probe<std::logic_error>(),    probe<std::bad_alloc>(),
-      probe<std::bad_cast>(),       probe<std::exception>(),
+      probe<UnclaimableJob>(),
+      probe<JobFailure>(),
+      probe<RequestTimeout>(),
+      probe<ExecutionFailure>(),
+      probe<AmbiguousDependency>(),
+      probe<MissingDependencies>(),
+      probe<DependencyFailure>(),
+      probe<WrappedFailure>(),
+      probe<StorageFailure>(),
+      probe<ConductorFailure>(),
+      probe<StaleClaim>(),
+      probe<InvalidState>(),
+      probe<CompilationFailure>(),
+      probe<IncompatibleVersion>(),
+      probe<Duplicate>(),
+      probe<NotFound>(),
+      probe<Empty>(),
+      probe<MultipleChoices>(),
+      probe<InvalidFormat>(),
+      probe<DisallowedAccess>(),
+      probe<InvalidArgument>(),
+      probe<NotImplemented>(),
+      probe<Error>(),
+      probe<std::system_error>(),
+      probe<std::range_error>(),
+      probe<std::overflow_error>(),
+      probe<std::underflow_error>(),
+      probe<std::runtime_error>(),
+      probe<std::invalid_argument>(),
+      probe<std::domain_error>(),
+      probe<std::length_error>(),
+      probe<std::out_of_range>(),
+      probe<std::logic_error>(),
+      probe<std::bad_alloc>(),
+      probe<std::bad_cast>(),
+      probe<std::exception>(),
   };
   return table;
 }
@@ -184,9 +202,9 @@ Value Failure::to_dict() const {
   for (const Failure& cause : causes_) {
     causes.push_back(cause.to_dict());
   }
-  return Value{{"exception_str", message_}, {"traceback_str", traceback_},
-               {"exc_type_names", type_names_}, {"version", kFormatVersion},
-               {"exc_args", args_},             {"causes", std::move(causes)}};
+  return Value{
+      {"exception_str", message_}, {"traceback_str", traceback_}, {"exc_type_names", type_names_},
+      {"version", kFormatVersion}, {"exc_args", args_},           {"causes", std::move(causes)}};
 }
 
 bool Failure::check(std::string_view type_name) const {

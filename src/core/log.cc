@@ -9,8 +9,9 @@ spdlog::logger& log() {
       return existing;
     }
     // Shares the default logger's sinks so whatever the application set up applies.
-    auto made = std::make_shared<spdlog::logger>("caboose", spdlog::default_logger()->sinks().begin(),
-                                                 spdlog::default_logger()->sinks().end());
+    auto made =
+        std::make_shared<spdlog::logger>("caboose", spdlog::default_logger()->sinks().begin(),
+                                         spdlog::default_logger()->sinks().end());
     made->set_level(spdlog::default_logger()->level());
     spdlog::register_logger(made);
     return made;

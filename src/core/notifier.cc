@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "caboose/core/errors.h"
+
 #include "core/log.h"
 
 namespace caboose {
@@ -39,7 +40,8 @@ bool Notifier::deregister(Handle handle) {
 std::size_t Notifier::deregister_event(std::string_view event) {
   std::lock_guard lock(mu_);
   auto next = std::make_shared<Listeners>(*listeners_);
-  const std::size_t removed = std::erase_if(*next, [&](const Listener& l) { return l.event == event; });
+  const std::size_t removed =
+      std::erase_if(*next, [&](const Listener& l) { return l.event == event; });
   listeners_ = std::move(next);
   count_.store(listeners_->size(), std::memory_order_release);
   return removed;

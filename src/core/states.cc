@@ -65,14 +65,22 @@ using A = AtomState;
 
 // As taskflow/states.py _ALLOWED_FLOW_TRANSITIONS.
 constexpr std::array<std::pair<F, F>, 17> kFlowAllowed{{
-    {F::kPending, F::kRunning},       {F::kRunning, F::kSuccess},
-    {F::kRunning, F::kFailure},       {F::kRunning, F::kSuspending},
-    {F::kRunning, F::kReverted},      {F::kRunning, F::kResuming},
-    {F::kSuccess, F::kPending},       {F::kSuccess, F::kRunning},
-    {F::kFailure, F::kRunning},       {F::kReverted, F::kPending},
-    {F::kSuspending, F::kSuspended},  {F::kSuspending, F::kResuming},
-    {F::kSuspending, F::kSuccess},    {F::kSuspending, F::kFailure},
-    {F::kSuspending, F::kReverted},   {F::kSuspended, F::kRunning},
+    {F::kPending, F::kRunning},
+    {F::kRunning, F::kSuccess},
+    {F::kRunning, F::kFailure},
+    {F::kRunning, F::kSuspending},
+    {F::kRunning, F::kReverted},
+    {F::kRunning, F::kResuming},
+    {F::kSuccess, F::kPending},
+    {F::kSuccess, F::kRunning},
+    {F::kFailure, F::kRunning},
+    {F::kReverted, F::kPending},
+    {F::kSuspending, F::kSuspended},
+    {F::kSuspending, F::kResuming},
+    {F::kSuspending, F::kSuccess},
+    {F::kSuspending, F::kFailure},
+    {F::kSuspending, F::kReverted},
+    {F::kSuspended, F::kRunning},
     {F::kResuming, F::kSuspended},
 }};
 
@@ -102,11 +110,21 @@ bool listed(const std::array<std::pair<E, E>, N>& table, E from, E to) {
 
 }  // namespace
 
-std::string_view to_string(FlowState state) { return name_of(kFlowNames, state); }
-std::string_view to_string(AtomState state) { return name_of(kAtomNames, state); }
-std::string_view to_string(Intention intention) { return name_of(kIntentionNames, intention); }
-FlowState parse_flow_state(std::string_view text) { return parse(kFlowNames, text, "flow state"); }
-AtomState parse_atom_state(std::string_view text) { return parse(kAtomNames, text, "atom state"); }
+std::string_view to_string(FlowState state) {
+  return name_of(kFlowNames, state);
+}
+std::string_view to_string(AtomState state) {
+  return name_of(kAtomNames, state);
+}
+std::string_view to_string(Intention intention) {
+  return name_of(kIntentionNames, intention);
+}
+FlowState parse_flow_state(std::string_view text) {
+  return parse(kFlowNames, text, "flow state");
+}
+AtomState parse_atom_state(std::string_view text) {
+  return parse(kAtomNames, text, "atom state");
+}
 Intention parse_intention(std::string_view text) {
   return parse(kIntentionNames, text, "intention");
 }

@@ -1,10 +1,10 @@
 #include "engine/compiler.h"
 
-#include <fmt/format.h>
-
 #include <deque>
 #include <map>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
@@ -59,8 +59,7 @@ class Compiler {
         const NodeId id = add_node(atom, scope, static_cast<std::int64_t>(i));
         items.emplace_back(id, id);
       } else {
-        items.push_back(
-            compile_flow(*item.flow(), scope, static_cast<std::int64_t>(i), depth + 1));
+        items.push_back(compile_flow(*item.flow(), scope, static_cast<std::int64_t>(i), depth + 1));
       }
     }
     const NodeId exit = add_node(nullptr, scope, -1);
@@ -133,9 +132,8 @@ class Compiler {
           stuck += (stuck.empty() ? "'" : ", '") + out_.nodes[id].atom->name() + "'";
         }
       }
-      throw DependencyFailure(
-          fmt::format("flow '{}' has a dependency cycle through [{}]",
-                      out_.scopes.front().flow->name(), stuck));
+      throw DependencyFailure(fmt::format("flow '{}' has a dependency cycle through [{}]",
+                                          out_.scopes.front().flow->name(), stuck));
     }
   }
 
@@ -144,6 +142,8 @@ class Compiler {
 
 }  // namespace
 
-Compilation compile(const Flow& flow) { return Compiler().run(flow); }
+Compilation compile(const Flow& flow) {
+  return Compiler().run(flow);
+}
 
 }  // namespace caboose::engine

@@ -40,8 +40,8 @@ struct Scope {
 
 struct Compilation {
   std::vector<Node> nodes;
-  std::vector<Scope> scopes;  // scopes[0] is the flow given to compile()
-  std::vector<NodeId> atoms;  // atom nodes, depth first in the order items were added
+  std::vector<Scope> scopes;        // scopes[0] is the flow given to compile()
+  std::vector<NodeId> atoms;        // atom nodes, depth first in the order items were added
   std::vector<NodeId> topological;  // every node, each after all its predecessors
 };
 

@@ -1,11 +1,12 @@
 #include "caboose/engine/engine.h"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 #include "caboose/persistence/memory_backend.h"
+
 #include "core/log.h"
 #include "engine/compiler.h"
 #include "engine/runtime.h"
@@ -64,9 +65,13 @@ Engine::Engine(FlowPtr flow, LoadOptions options)
 
 Engine::~Engine() = default;
 
-Storage& Engine::storage() { return *storage_; }
+Storage& Engine::storage() {
+  return *storage_;
+}
 
-FlowState Engine::state() const { return storage_->flow_state(); }
+FlowState Engine::state() const {
+  return storage_->flow_state();
+}
 
 void Engine::change_state(FlowState state) {
   const FlowState old = storage_->flow_state();

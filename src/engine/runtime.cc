@@ -1,12 +1,13 @@
 #include "engine/runtime.h"
 
-#include <fmt/format.h>
-
 #include <map>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "caboose/atoms/task.h"
 #include "caboose/core/errors.h"
+
 #include "core/log.h"
 
 namespace caboose::engine {
@@ -217,8 +218,7 @@ void Runtime::notify(NodeId n, AtomState old_state, AtomState state, const Value
     const Atom& atom = *compilation_.nodes[n].atom;
     const bool task = atom.kind() == AtomKind::kTask;
     Value details{{task ? "task_name" : "retry_name", atom.name()},
-                  {task ? "task_uuid" : "retry_uuid",
-                   storage_.atom_uuid(index_[n])},
+                  {task ? "task_uuid" : "retry_uuid", storage_.atom_uuid(index_[n])},
                   {"old_state", to_string(old_state)}};
     if (result != nullptr) {
       details["result"] = *result;
@@ -232,8 +232,9 @@ void Runtime::notify(NodeId n, AtomState old_state, AtomState state, const Value
 void Runtime::change_state(NodeId n, AtomState state) {
   const AtomState old = state_[n];
   // Resuming re-runs an atom left RUNNING or REVERTING by an engine that stopped mid-way.
-  const bool resumed = (old == state && (old == AtomState::kRunning || old == AtomState::kReverting)) ||
-                       (old == AtomState::kRunning && state == AtomState::kReverting);
+  const bool resumed =
+      (old == state && (old == AtomState::kRunning || old == AtomState::kReverting)) ||
+      (old == AtomState::kRunning && state == AtomState::kReverting);
   if (!resumed && !check_task_transition(old, state)) {
     throw InvalidState(fmt::format("atom '{}' cannot go from {} to {}",
                                    compilation_.nodes[n].atom->name(), to_string(old),
@@ -309,7 +310,8 @@ void Runtime::fail(NodeId n, Failure failure) {
 void Runtime::resolve_failure(NodeId n) {
   // As completer.py with no retry controller: RevertAll sets every atom's intention to
   // REVERT; atoms that ran then revert, the others stay PENDING.
-  detail::log().debug("reverting flow after failure of atom={}", compilation_.nodes[n].atom->name());
+  detail::log().debug("reverting flow after failure of atom={}",
+                      compilation_.nodes[n].atom->name());
   for (NodeId id : compilation_.atoms) {
     if (intention_[id] != Intention::kRevert) {
       storage_.set_atom_intention(index_[id], Intention::kRevert);
@@ -357,8 +359,8 @@ FlowState Runtime::run(const std::atomic<bool>& suspend_requested) {
   flow_failures_ = storage_.get_execute_failures();
   bool unresolved = false;
   for (NodeId id : compilation_.atoms) {
-    unresolved = unresolved || (state_[id] == AtomState::kFailure &&
-                                intention_[id] == Intention::kExecute);
+    unresolved =
+        unresolved || (state_[id] == AtomState::kFailure && intention_[id] == Intention::kExecute);
   }
   if (unresolved && !options_.never_resolve) {
     // A previous run stopped between a failure and its resolution: resolve it now.

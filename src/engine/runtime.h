@@ -16,6 +16,7 @@
 #include "caboose/core/notifier.h"
 #include "caboose/engine/engine.h"
 #include "caboose/engine/storage.h"
+
 #include "engine/compiler.h"
 #include "engine/scopes.h"
 
@@ -71,7 +72,7 @@ class Runtime {
   Storage& storage_;
   Notifier& atom_notifier_;
   const EngineOptions options_;
-  std::vector<AtomIndex> index_;  // storage index per node (atom nodes only)
+  std::vector<AtomIndex> index_;                  // storage index per node (atom nodes only)
   std::vector<std::vector<Argument>> arguments_;  // per node
   std::vector<AtomState> state_;                  // per node, mirrors storage
   std::vector<Intention> intention_;              // per node, mirrors storage

@@ -87,7 +87,9 @@ std::optional<ScopeResolver::Rank> ScopeResolver::locate(NodeId provider, NodeId
   return std::nullopt;
 }
 
-bool ScopeResolver::runs_before(NodeId a, NodeId b) { return locate(a, b).has_value(); }
+bool ScopeResolver::runs_before(NodeId a, NodeId b) {
+  return locate(a, b).has_value();
+}
 
 std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& name,
                                                const std::vector<Provider>& candidates) {
@@ -110,8 +112,7 @@ std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& n
     }
     const bool nearer = !best_rank || rank->depth > best_rank->depth ||
                         (rank->depth == best_rank->depth && rank->item > best_rank->item);
-    const bool same = best_rank && rank->depth == best_rank->depth &&
-                      rank->item == best_rank->item;
+    const bool same = best_rank && rank->depth == best_rank->depth && rank->item == best_rank->item;
     if (nearer) {
       best = p;
       best_rank = rank;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "caboose/engine/storage.h"
+
 #include "engine/compiler.h"
 
 namespace caboose::engine {
@@ -27,8 +28,8 @@ class ScopeResolver {
 
  private:
   struct Rank {
-    std::uint32_t depth;      // depth of the scope shared with the atom (deeper is nearer)
-    std::int64_t item;        // the provider's item in that scope (later is nearer)
+    std::uint32_t depth;  // depth of the scope shared with the atom (deeper is nearer)
+    std::int64_t item;    // the provider's item in that scope (later is nearer)
     ScopeId scope;
   };
   // Where `provider` sits relative to `atom`, or nullopt if it never runs before it.

@@ -1,8 +1,8 @@
 #include "caboose/engine/storage.h"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
@@ -64,7 +64,9 @@ void Storage::register_provides_locked(const Atom& atom, AtomIndex index) {
   }
 }
 
-AtomIndex Storage::ensure_atom(const Atom& atom) { return ensure_atoms({&atom}).front(); }
+AtomIndex Storage::ensure_atom(const Atom& atom) {
+  return ensure_atoms({&atom}).front();
+}
 
 std::vector<AtomIndex> Storage::ensure_atoms(const std::vector<const Atom*>& atoms) {
   std::lock_guard lock(mu_);
@@ -194,8 +196,7 @@ void Storage::update_atom_metadata(AtomIndex atom, const Value& update) {
   save_atom(d);
 }
 
-void Storage::save(AtomIndex atom, Value result, AtomState state,
-                   std::optional<double> progress) {
+void Storage::save(AtomIndex atom, Value result, AtomState state, std::optional<double> progress) {
   std::lock_guard lock(mu_);
   persistence::AtomDetail& d = flow_.atoms[checked(atom)];
   d.state = state;
@@ -228,8 +229,7 @@ void Storage::save_revert(AtomIndex atom, Value result, std::optional<double> pr
   save_atom(d);
 }
 
-void Storage::save_revert_failure(AtomIndex atom, Failure failure,
-                                  std::optional<double> progress) {
+void Storage::save_revert_failure(AtomIndex atom, Failure failure, std::optional<double> progress) {
   std::lock_guard lock(mu_);
   persistence::AtomDetail& d = flow_.atoms[checked(atom)];
   d.state = AtomState::kRevertFailure;
@@ -366,7 +366,8 @@ void Storage::inject(const Value& pairs, bool transient) {
 
 void Storage::inject_atom_args(std::string_view atom_name, const Value& pairs, bool transient) {
   if (!pairs.is_object()) {
-    throw InvalidArgument(fmt::format("values injected for atom '{}' must be an object", atom_name));
+    throw InvalidArgument(
+        fmt::format("values injected for atom '{}' must be an object", atom_name));
   }
   std::lock_guard lock(mu_);
   const auto it = by_name_.find(std::string(atom_name));
@@ -447,8 +448,8 @@ Value Storage::provided_value_locked(const Provider& provider, const std::string
   }
   const persistence::AtomDetail& d = flow_.atoms[checked(*provider.atom)];
   if ((d.state != AtomState::kSuccess && d.state != AtomState::kReverting) || d.failure) {
-    throw DisallowedAccess(fmt::format("'{}' from atom '{}' is not available: the atom is {}",
-                                       name, d.name, to_string(d.state)));
+    throw DisallowedAccess(fmt::format("'{}' from atom '{}' is not available: the atom is {}", name,
+                                       d.name, to_string(d.state)));
   }
   Value results = d.results;
   if (d.kind == persistence::AtomDetailKind::kRetry) {

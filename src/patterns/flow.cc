@@ -1,8 +1,8 @@
 #include "caboose/patterns/flow.h"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
@@ -55,12 +55,10 @@ void Flow::on_add(const FlowItem& /*item*/) {}
 
 void Flow::add_item(FlowItem item) {
   if (find(item.name())) {
-    throw Duplicate(
-        fmt::format("flow '{}' already has an item named '{}'", name_, item.name()));
+    throw Duplicate(fmt::format("flow '{}' already has an item named '{}'", name_, item.name()));
   }
   if (retry_ && retry_->name() == item.name()) {
-    throw Duplicate(
-        fmt::format("flow '{}' has a retry named '{}' already", name_, item.name()));
+    throw Duplicate(fmt::format("flow '{}' has a retry named '{}' already", name_, item.name()));
   }
   on_add(item);
   index_.emplace(item.name(), items_.size());

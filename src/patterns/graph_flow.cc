@@ -1,9 +1,9 @@
 #include "caboose/patterns/graph_flow.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
@@ -48,8 +48,8 @@ void GraphFlow::add_edge_checked(std::size_t from, std::size_t to) {
     return i < size() ? items()[i].name() : pending_name_;
   };
   if (from == to) {
-    throw DependencyFailure(fmt::format("graph flow '{}': linking '{}' to itself is a cycle",
-                                        name(), name_of(from)));
+    throw DependencyFailure(
+        fmt::format("graph flow '{}': linking '{}' to itself is a cycle", name(), name_of(from)));
   }
   if (const std::vector<std::size_t> back = path(to, from); !back.empty()) {
     std::string cycle;

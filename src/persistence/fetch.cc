@@ -1,8 +1,8 @@
 #include "caboose/persistence/fetch.h"
 
-#include <fmt/format.h>
-
 #include <string>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 #include "caboose/persistence/memory_backend.h"

@@ -1,11 +1,11 @@
 #include "caboose/persistence/models.h"
 
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <ctime>
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "caboose/core/clock.h"
 #include "caboose/core/errors.h"
@@ -92,8 +92,12 @@ Value marshal_time(Timestamp t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  return Value{{"day", tm.tm_mday},   {"month", tm.tm_mon + 1}, {"year", tm.tm_year + 1900},
-               {"hour", tm.tm_hour},  {"minute", tm.tm_min},    {"second", tm.tm_sec},
+  return Value{{"day", tm.tm_mday},
+               {"month", tm.tm_mon + 1},
+               {"year", tm.tm_year + 1900},
+               {"hour", tm.tm_hour},
+               {"minute", tm.tm_min},
+               {"second", tm.tm_sec},
                {"microsecond", (t - seconds).count()}};
 }
 

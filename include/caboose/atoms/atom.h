@@ -30,8 +30,8 @@ using ResultIndex = std::variant<std::monostate, std::size_t, std::string>;
 class Provides {
  public:
   Provides() = default;
-  Provides(const char* name);                       // NOLINT: implicit by design
-  Provides(std::string name);                       // NOLINT: implicit by design
+  Provides(const char* name);                          // NOLINT: implicit by design
+  Provides(std::string name);                          // NOLINT: implicit by design
   Provides(std::initializer_list<std::string> names);  // NOLINT: implicit by design
   static Provides positional(std::vector<std::string> names);
   static Provides keys(std::vector<std::string> names);

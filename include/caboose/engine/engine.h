@@ -10,7 +10,8 @@
 //   auto flow = caboose::linear_flow("orders");
 //   flow->add(caboose::task("add", [](int x, int y) { return x + y; },
 //                           {.args = {"x", "y"}, .provides = "total"}));
-//   caboose::Value results = caboose::engine::run(std::move(flow), {.store = {{"x", 2}, {"y", 3}}});
+//   caboose::Value results = caboose::engine::run(std::move(flow), {.store = {{"x", 2}, {"y",
+//   3}}});
 //   // results["total"] == 5
 #pragma once
 

@@ -139,10 +139,10 @@ class Storage {
   persistence::Backend& backend_;
   mutable std::mutex mu_;
   persistence::FlowDetail flow_;  // Guarded by mu_. Atom details in ensure order.
-  std::unordered_map<std::string, AtomIndex> by_name_;  // Guarded by mu_.
-  std::vector<Value> transient_args_;                   // Guarded by mu_. Per atom.
-  Value transient_injected_ = Value::object();          // Guarded by mu_.
-  std::optional<AtomIndex> injector_;                   // Guarded by mu_.
+  std::unordered_map<std::string, AtomIndex> by_name_;                // Guarded by mu_.
+  std::vector<Value> transient_args_;                                 // Guarded by mu_. Per atom.
+  Value transient_injected_ = Value::object();                        // Guarded by mu_.
+  std::optional<AtomIndex> injector_;                                 // Guarded by mu_.
   std::unordered_map<std::string, std::vector<Provider>> providers_;  // Guarded by mu_.
 };
 

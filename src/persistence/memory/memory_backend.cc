@@ -1,12 +1,12 @@
 #include "caboose/persistence/memory_backend.h"
 
-#include <fmt/format.h>
-
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
@@ -44,7 +44,8 @@ class MemoryBackend final : public Backend {
     std::lock_guard lock(mu_);
     const auto it = flows_.find(flow.uuid);
     if (it == flows_.end()) {
-      throw NotFound(fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
+      throw NotFound(
+          fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
     }
     save_flow_locked(flow, it->second.book);
     return assemble_flow(it->second, /*lazy=*/false);
@@ -200,13 +201,15 @@ class MemoryBackend final : public Backend {
 
   std::mutex mu_;
   std::unordered_map<std::string, BookRecord> books_;  // Guarded by mu_.
-  std::vector<std::string> book_order_;                 // Guarded by mu_.
+  std::vector<std::string> book_order_;                // Guarded by mu_.
   std::unordered_map<std::string, FlowRecord> flows_;  // Guarded by mu_.
   std::unordered_map<std::string, AtomRecord> atoms_;  // Guarded by mu_.
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_memory_backend() { return std::make_unique<MemoryBackend>(); }
+std::unique_ptr<Backend> make_memory_backend() {
+  return std::make_unique<MemoryBackend>();
+}
 
 }  // namespace caboose::persistence
