@@ -110,11 +110,9 @@ std::string Failure::type_name_of(const std::type_info& type) {
 
 Failure::Failure(std::vector<std::string> type_names, std::string message, Value args,
                  std::string traceback, std::vector<Failure> causes)
-    : type_names_(std::move(type_names)),
-      message_(std::move(message)),
-      args_(std::move(args)),
-      traceback_(std::move(traceback)),
-      causes_(std::move(causes)) {}
+    : data_(std::make_shared<const Data>(Data{std::move(type_names), std::move(message),
+                                              std::move(args), std::move(traceback),
+                                              std::move(causes), nullptr})) {}
 
 Failure Failure::capture(std::exception_ptr error) {
   if (!error) {
@@ -123,20 +121,19 @@ Failure Failure::capture(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    Failure failure(lineage(e), e.what(), Value::array({e.what()}));
-    failure.exception_ = error;
+    std::vector<Failure> causes;
     if (const auto* nested = dynamic_cast<const std::nested_exception*>(&e)) {
       if (std::exception_ptr cause = nested->nested_ptr()) {
-        failure.causes_.push_back(capture(cause));
+        causes.push_back(capture(cause));
       }
     }
-    return failure;
+    return Failure(std::make_shared<const Data>(
+        Data{lineage(e), e.what(), Value::array({e.what()}), {}, std::move(causes), error}));
   } catch (...) {
     const std::type_info* type = abi::__cxa_current_exception_type();
     std::string name = type != nullptr ? type_name_of(*type) : "unknown";
-    Failure failure({name, std::string(kRoot)}, "exception of type " + name, Value::array());
-    failure.exception_ = error;
-    return failure;
+    return Failure(std::make_shared<const Data>(Data{
+        {name, std::string(kRoot)}, "exception of type " + name, Value::array(), {}, {}, error}));
   }
 }
 
@@ -199,16 +196,19 @@ Failure Failure::from_dict(const Value& dict) {
 
 Value Failure::to_dict() const {
   Value causes = Value::array();
-  for (const Failure& cause : causes_) {
+  for (const Failure& cause : data_->causes) {
     causes.push_back(cause.to_dict());
   }
-  return Value{
-      {"exception_str", message_}, {"traceback_str", traceback_}, {"exc_type_names", type_names_},
-      {"version", kFormatVersion}, {"exc_args", args_},           {"causes", std::move(causes)}};
+  return Value{{"exception_str", data_->message},
+               {"traceback_str", data_->traceback},
+               {"exc_type_names", data_->type_names},
+               {"version", kFormatVersion},
+               {"exc_args", data_->args},
+               {"causes", std::move(causes)}};
 }
 
 bool Failure::check(std::string_view type_name) const {
-  for (const std::string& name : type_names_) {
+  for (const std::string& name : data_->type_names) {
     if (name == type_name) {
       return true;
     }
@@ -217,16 +217,19 @@ bool Failure::check(std::string_view type_name) const {
 }
 
 bool Failure::matches(const Failure& other) const {
-  return type_names_ == other.type_names_ && message_ == other.message_ && args_ == other.args_;
+  return data_ == other.data_ ||
+         (data_->type_names == other.data_->type_names && data_->message == other.data_->message &&
+          data_->args == other.data_->args);
 }
 
 bool Failure::operator==(const Failure& other) const {
-  return matches(other) && traceback_ == other.traceback_ && causes_ == other.causes_;
+  return matches(other) && data_->traceback == other.data_->traceback &&
+         data_->causes == other.data_->causes;
 }
 
 void Failure::reraise() const {
-  if (exception_) {
-    std::rethrow_exception(exception_);
+  if (data_->exception) {
+    std::rethrow_exception(data_->exception);
   }
   throw WrappedFailure({*this});
 }
@@ -241,8 +244,8 @@ void Failure::reraise_if_any(const std::vector<Failure>& failures) {
 }
 
 std::string Failure::to_string() const {
-  return "Failure: " + (type_names_.empty() ? std::string("?") : type_names_.front()) + ": " +
-         message_;
+  return "Failure: " + (data_->type_names.empty() ? std::string("?") : data_->type_names.front()) +
+         ": " + data_->message;
 }
 
 WrappedFailure::WrappedFailure(std::vector<Failure> failures)

@@ -20,7 +20,7 @@ Storage::Storage(persistence::FlowDetail flow, persistence::Backend& backend)
       injector_ = i;
     }
   }
-  transient_args_.resize(flow_.atoms.size(), Value::object());
+  transient_args_.resize(flow_.atoms.size());  // null until values are injected
 }
 
 AtomIndex Storage::checked(AtomIndex atom) const {
@@ -77,6 +77,10 @@ std::vector<AtomIndex> Storage::ensure_atoms(const std::vector<const Atom*>& ato
   added.uuid = flow_.uuid;
   added.state = flow_.state;
   added.meta = flow_.meta;
+  added.atoms.reserve(atoms.size());
+  flow_.atoms.reserve(flow_.atoms.size() + atoms.size());
+  transient_args_.reserve(flow_.atoms.size() + atoms.size());
+  by_name_.reserve(flow_.atoms.size() + atoms.size());
   for (const Atom* atom : atoms) {
     const auto kind = atom->kind() == AtomKind::kTask ? persistence::AtomDetailKind::kTask
                                                       : persistence::AtomDetailKind::kRetry;
@@ -101,7 +105,7 @@ std::vector<AtomIndex> Storage::ensure_atoms(const std::vector<const Atom*>& ato
     added.atoms.push_back(detail);
     const AtomIndex index = flow_.atoms.size();
     flow_.atoms.push_back(std::move(detail));
-    transient_args_.push_back(Value::object());
+    transient_args_.emplace_back();
     by_name_.emplace(atom->name(), index);
     register_provides_locked(*atom, index);
     indexes.push_back(index);
@@ -353,7 +357,7 @@ void Storage::inject(const Value& pairs, bool transient) {
     injector_ = flow_.atoms.size();
     by_name_.emplace(detail.name, *injector_);
     flow_.atoms.push_back(std::move(detail));
-    transient_args_.push_back(Value::object());
+    transient_args_.emplace_back();
     return;
   }
   persistence::AtomDetail& d = flow_.atoms[*injector_];

@@ -3,12 +3,13 @@
 // common root in the format TaskFlow shares), its message, its arguments and its nested
 // causes (std::nested_exception chains), and, while in the capturing process, the exception
 // itself so reraise() throws the original. It round-trips through TaskFlow's failure dict
-// (exception_str, traceback_str, exc_type_names, version, exc_args, causes). Immutable value;
-// copying is cheap (the exception is shared).
+// (exception_str, traceback_str, exc_type_names, version, exc_args, causes). Immutable value
+// sharing its state: copying costs a reference count, and an optional<Failure> stays small.
 #pragma once
 
 #include <exception>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -33,13 +34,13 @@ class Failure {
 
   [[nodiscard]] Value to_dict() const;
 
-  const std::vector<std::string>& exception_type_names() const { return type_names_; }
-  const std::string& exception_str() const { return message_; }
-  const Value& exception_args() const { return args_; }
-  const std::string& traceback_str() const { return traceback_; }
-  const std::vector<Failure>& causes() const { return causes_; }
+  const std::vector<std::string>& exception_type_names() const { return data_->type_names; }
+  const std::string& exception_str() const { return data_->message; }
+  const Value& exception_args() const { return data_->args; }
+  const std::string& traceback_str() const { return data_->traceback; }
+  const std::vector<Failure>& causes() const { return data_->causes; }
   // The captured exception, or null for a failure read from a dict.
-  const std::exception_ptr& exception() const { return exception_; }
+  const std::exception_ptr& exception() const { return data_->exception; }
 
   // True if any of the type names equals `type_name` (e.g. "caboose::NotFound", "OSError").
   bool check(std::string_view type_name) const;
@@ -65,12 +66,17 @@ class Failure {
   static std::string type_name_of(const std::type_info& type);
 
  private:
-  std::vector<std::string> type_names_;
-  std::string message_;
-  Value args_;
-  std::string traceback_;
-  std::vector<Failure> causes_;
-  std::exception_ptr exception_;
+  struct Data {
+    std::vector<std::string> type_names;
+    std::string message;
+    Value args;
+    std::string traceback;
+    std::vector<Failure> causes;
+    std::exception_ptr exception;
+  };
+  explicit Failure(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
+
+  std::shared_ptr<const Data> data_;  // never null
 };
 
 using FailureMap = std::map<std::string, Failure>;

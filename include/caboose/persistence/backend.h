@@ -26,8 +26,8 @@ class Backend {
   // Saves (merging) a logbook and its flows and atoms; returns what is now stored.
   virtual LogBook save_logbook(const LogBook& book) = 0;
   // Saves (merging) a flow detail and its atoms; the flow must belong to a saved logbook
-  // (NotFound otherwise). Returns what is now stored.
-  virtual FlowDetail update_flow_details(const FlowDetail& flow) = 0;
+  // (NotFound otherwise). get_flow_details() reads back what is now stored.
+  virtual void update_flow_details(const FlowDetail& flow) = 0;
   // Saves (merging) one atom detail that already exists (NotFound otherwise). The engine's hot
   // path: two calls per task run.
   virtual void update_atom_details(const AtomDetail& atom) = 0;

@@ -40,7 +40,7 @@ class MemoryBackend final : public Backend {
     return assemble_book(record, /*lazy=*/false);
   }
 
-  FlowDetail update_flow_details(const FlowDetail& flow) override {
+  void update_flow_details(const FlowDetail& flow) override {
     std::lock_guard lock(mu_);
     const auto it = flows_.find(flow.uuid);
     if (it == flows_.end()) {
@@ -48,7 +48,6 @@ class MemoryBackend final : public Backend {
           fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
     }
     save_flow_locked(flow, it->second.book);
-    return assemble_flow(it->second, /*lazy=*/false);
   }
 
   void update_atom_details(const AtomDetail& atom) override {
@@ -163,6 +162,7 @@ class MemoryBackend final : public Backend {
     record.flow.uuid = flow.uuid;
     record.flow.state = flow.state;
     record.flow.meta = flow.meta;
+    atoms_.reserve(atoms_.size() + flow.atoms.size());
     for (const AtomDetail& atom : flow.atoms) {
       auto [a, atom_added] = atoms_.try_emplace(atom.uuid);
       if (atom_added) {
