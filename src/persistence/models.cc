@@ -174,18 +174,26 @@ AtomDetail AtomDetail::from_dict(const Value& dict, AtomDetailKind kind) {
   d.kind = kind;
   d.name = require_string(dict, kWhat, "name");
   d.uuid = require_string(dict, kWhat, "uuid");
-  try {
+  // Runs `parse` on one field, reporting any error against that field.
+  const auto field = [&](const char* name, auto parse) {
+    try {
+      parse();
+    } catch (const nlohmann::json::exception& e) {
+      bad(kWhat, name, e.what());
+    } catch (const InvalidFormat& e) {
+      bad(kWhat, name, e.what());
+    }
+  };
+  field("state", [&] {
     const Value& state = require(dict, kWhat, "state");
     d.state = state.is_null() ? AtomState::kPending : parse_atom_state(state.get<std::string>());
+  });
+  field("intention", [&] {
     const auto intention = dict.find("intention");
     d.intention = intention == dict.end() || intention->is_null()
                       ? Intention::kExecute
                       : parse_intention(intention->get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    bad(kWhat, "state", e.what());
-  } catch (const InvalidFormat& e) {
-    bad(kWhat, "state", e.what());
-  }
+  });
   d.results = dict.value("results", Value());
   d.revert_results = dict.value("revert_results", Value());
   d.failure = failure_or_null(dict, kWhat, "failure");

@@ -1,0 +1,372 @@
+#include "persistence/backend_conformance.h"
+
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "caboose/core/errors.h"
+#include "caboose/core/uuid.h"
+
+namespace caboose::persistence::testing {
+namespace {
+
+AtomDetail task_detail(std::string name) {
+  AtomDetail d;
+  d.kind = AtomDetailKind::kTask;
+  d.name = std::move(name);
+  d.uuid = make_uuid();
+  d.version = "1.0";
+  return d;
+}
+
+AtomDetail retry_detail(std::string name) {
+  AtomDetail d = task_detail(std::move(name));
+  d.kind = AtomDetailKind::kRetry;
+  d.results = Value::array();
+  return d;
+}
+
+Failure runtime_failure(const std::string& message) {
+  try {
+    throw std::runtime_error(message);
+  } catch (...) {
+    return Failure::capture();
+  }
+}
+
+TEST_P(BackendConformance, TaskDetailAddedToSavedFlowIsStored) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  const AtomDetail first = task_detail("detail-1");
+  flow.atoms.push_back(first);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+
+  const AtomDetail second = task_detail("detail-2");
+  flow.atoms.push_back(second);
+  conn().update_flow_details(flow);
+
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  const FlowDetail* f = loaded.find(flow.uuid);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->find(first.uuid), nullptr);
+  EXPECT_NE(f->find(second.uuid), nullptr);
+  ASSERT_EQ(f->atoms.size(), 2u);
+  EXPECT_EQ(f->atoms[0].name, "detail-1");  // insertion order kept
+  EXPECT_EQ(f->atoms[1].name, "detail-2");
+}
+
+TEST_P(BackendConformance, FlowDetailAddedToSavedBookIsStored) {
+  LogBook book = make_logbook("lb");
+  const FlowDetail first = make_flow_detail("test");
+  book.flows.push_back(first);
+  conn().save_logbook(book);
+  const FlowDetail second = make_flow_detail("test-2");
+  book.flows.push_back(second);
+  conn().save_logbook(book);
+
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  EXPECT_NE(loaded.find(first.uuid), nullptr);
+  EXPECT_NE(loaded.find(second.uuid), nullptr);
+}
+
+TEST_P(BackendConformance, ManyLogbooksSavedAndListed) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    LogBook book = make_logbook("lb-" + std::to_string(i));
+    EXPECT_THROW((void)conn().get_logbook(book.uuid), NotFound);
+    conn().save_logbook(book);
+    ids.insert(book.uuid);
+  }
+  const std::vector<LogBook> books = reopen().get_logbooks();
+  ASSERT_EQ(books.size(), ids.size());
+  for (const LogBook& book : books) {
+    EXPECT_EQ(ids.erase(book.uuid), 1u) << book.uuid;
+  }
+}
+
+TEST_P(BackendConformance, LogbookFieldsRoundTrip) {
+  LogBook book = make_logbook("lb-fields");
+  book.meta = {{"1", 2}, {"nested", {{"a", Value::array({1, "b", nullptr})}}}};
+  EXPECT_THROW((void)conn().get_logbook(book.uuid), NotFound);
+  conn().save_logbook(book);
+
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  EXPECT_EQ(loaded.name, "lb-fields");
+  EXPECT_TRUE(loaded.flows.empty());
+  EXPECT_EQ(loaded.meta, book.meta);
+  EXPECT_FALSE(loaded.updated_at.has_value());
+  ASSERT_TRUE(loaded.created_at.has_value());
+  EXPECT_EQ(*loaded.created_at, *book.created_at);  // microsecond precision kept
+}
+
+TEST_P(BackendConformance, FlowDetailNeedsItsLogbook) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  book.flows.push_back(flow);
+  EXPECT_THROW((void)conn().get_logbook(book.uuid), NotFound);
+  EXPECT_THROW(conn().update_flow_details(flow), NotFound);
+  conn().save_logbook(book);
+  flow.state = FlowState::kRunning;
+  conn().update_flow_details(flow);
+  EXPECT_EQ(reopen().get_flow_details(flow.uuid).state, FlowState::kRunning);
+}
+
+TEST_P(BackendConformance, FlowDetailMetaUpdated) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  flow.meta = {{"test", 42}};
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  flow.meta["test"] = 43;
+  conn().update_flow_details(flow);
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  ASSERT_NE(loaded.find(flow.uuid), nullptr);
+  EXPECT_EQ(loaded.find(flow.uuid)->meta.at("test"), 43);
+}
+
+TEST_P(BackendConformance, FlowDetailLazyFetchHasNoAtoms) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail atom = task_detail("detail-1");
+  atom.version = "4.2";
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  EXPECT_TRUE(reopen().get_flow_details(flow.uuid, /*lazy=*/true).atoms.empty());
+  EXPECT_EQ(reopen().get_flow_details(flow.uuid).atoms.size(), 1u);
+}
+
+TEST_P(BackendConformance, AtomDetailNeedsItsFlow) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  const AtomDetail atom = task_detail("detail-1");
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  EXPECT_THROW(conn().update_flow_details(flow), NotFound);
+  EXPECT_THROW(conn().update_atom_details(atom), NotFound);
+  conn().save_logbook(book);
+  conn().update_flow_details(flow);
+  conn().update_atom_details(atom);
+  EXPECT_EQ(reopen().get_atom_details(atom.uuid), atom);
+}
+
+TEST_P(BackendConformance, AtomDetailMetaUpdated) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail atom = task_detail("detail-1");
+  atom.meta = {{"test", 42}};
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  atom.meta["test"] = 43;
+  conn().update_atom_details(atom);
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  const AtomDetail* a = loaded.find(flow.uuid)->find(atom.uuid);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->meta.at("test"), 43);
+  EXPECT_EQ(a->kind, AtomDetailKind::kTask);
+}
+
+TEST_P(BackendConformance, AtomDetailFailureRoundTrips) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail atom = task_detail("detail-1");
+  atom.state = AtomState::kFailure;
+  atom.failure = runtime_failure("Woot!");
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  conn().update_atom_details(atom);
+
+  const AtomDetail loaded = reopen().get_atom_details(atom.uuid);
+  ASSERT_TRUE(loaded.failure.has_value());
+  EXPECT_EQ(loaded.failure->exception_str(), "Woot!");
+  EXPECT_TRUE(loaded.failure->check<std::runtime_error>());
+  EXPECT_EQ(loaded.failure->traceback_str(), atom.failure->traceback_str());
+  EXPECT_TRUE(loaded.failure->matches(*atom.failure));
+  EXPECT_EQ(loaded.state, AtomState::kFailure);
+}
+
+TEST_P(BackendConformance, EveryAtomFieldRoundTrips) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail atom = task_detail("all-fields");
+  atom.state = AtomState::kRevertFailure;
+  atom.intention = Intention::kRevert;
+  atom.results = {{"total", 42}, {"list", Value::array({1.5, "x", false})}};
+  atom.failure = runtime_failure("execute broke");
+  atom.revert_results = "partly";
+  atom.revert_failure = runtime_failure("revert broke");
+  atom.meta = {{"progress", 0.5}, {"progress_details", {{"at", 3}}}};
+  atom.version = "2.7";
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  EXPECT_EQ(reopen().get_atom_details(atom.uuid).to_dict(), atom.to_dict());
+  EXPECT_EQ(reopen().get_atoms_for_flow(flow.uuid).at(0).to_dict(), atom.to_dict());
+}
+
+TEST_P(BackendConformance, SavingABookWithAnotherFlowMergesFlows) {
+  LogBook book = make_logbook("lb");
+  book.flows.push_back(make_flow_detail("test"));
+  conn().save_logbook(book);
+  LogBook again;
+  again.name = book.name;
+  again.uuid = book.uuid;
+  again.created_at = book.created_at;
+  again.flows.push_back(make_flow_detail("test2"));
+  conn().save_logbook(again);
+  EXPECT_EQ(reopen().get_logbook(book.uuid).flows.size(), 2u);
+  EXPECT_EQ(reopen().get_flows_for_book(book.uuid).size(), 2u);
+}
+
+TEST_P(BackendConformance, FlowDetailReadBackByName) {
+  LogBook book = make_logbook("lb");
+  const FlowDetail flow = make_flow_detail("test");
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  ASSERT_EQ(loaded.flows.size(), 1u);
+  EXPECT_EQ(loaded.find(flow.uuid)->name, "test");
+}
+
+TEST_P(BackendConformance, LogbookLazyFetchHasNoFlows) {
+  LogBook book = make_logbook("lb");
+  book.flows.push_back(make_flow_detail("test"));
+  conn().save_logbook(book);
+  EXPECT_TRUE(reopen().get_logbook(book.uuid, /*lazy=*/true).flows.empty());
+  EXPECT_EQ(reopen().get_logbook(book.uuid).flows.size(), 1u);
+}
+
+TEST_P(BackendConformance, TaskDetailInBookRoundTrips) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail atom = task_detail("detail-1");
+  atom.version = "4.2";
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  ASSERT_EQ(loaded.flows.size(), 1u);
+  const AtomDetail* a = loaded.find(flow.uuid)->find(atom.uuid);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->name, "detail-1");
+  EXPECT_EQ(a->version, "4.2");
+  EXPECT_EQ(a->intention, Intention::kExecute);
+  EXPECT_EQ(a->state, AtomState::kPending);
+}
+
+TEST_P(BackendConformance, LogbookDestroyed) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  const AtomDetail atom = task_detail("detail-1");
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  EXPECT_THROW(conn().destroy_logbook(book.uuid), NotFound);
+  conn().save_logbook(book);
+  EXPECT_NO_THROW((void)reopen().get_logbook(book.uuid));
+  conn().destroy_logbook(book.uuid);
+  EXPECT_THROW(conn().destroy_logbook(book.uuid), NotFound);
+  EXPECT_THROW((void)reopen().get_logbook(book.uuid), NotFound);
+  EXPECT_THROW((void)reopen().get_flow_details(flow.uuid), NotFound);
+  EXPECT_THROW((void)reopen().get_atom_details(atom.uuid), NotFound);
+}
+
+TEST_P(BackendConformance, DestroyingOneBookKeepsTheOthers) {
+  LogBook gone = make_logbook("gone");
+  LogBook kept = make_logbook("kept");
+  kept.flows.push_back(make_flow_detail("f"));
+  conn().save_logbook(gone);
+  conn().save_logbook(kept);
+  conn().destroy_logbook(gone.uuid);
+  const std::vector<LogBook> books = reopen().get_logbooks();
+  ASSERT_EQ(books.size(), 1u);
+  EXPECT_EQ(books[0].uuid, kept.uuid);
+  EXPECT_EQ(books[0].flows.size(), 1u);
+}
+
+TEST_P(BackendConformance, RetryDetailKeepsItsKindAndIntention) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail retry = retry_detail("detail-1");
+  retry.intention = Intention::kRevert;
+  flow.atoms.push_back(retry);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  conn().update_atom_details(retry);
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  const AtomDetail* r = loaded.find(flow.uuid)->find(retry.uuid);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->intention, Intention::kRevert);
+  EXPECT_EQ(r->kind, AtomDetailKind::kRetry);
+}
+
+TEST_P(BackendConformance, RetryHistoryWithTaskFailureRoundTrips) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail retry = retry_detail("retry-1");
+  const Failure failure = runtime_failure("fail");
+  retry.results.push_back(Value::array({42, {{"some-task", failure.to_dict()}}}));
+  flow.atoms.push_back(retry);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  const AtomDetail loaded = reopen().get_atom_details(retry.uuid);
+  EXPECT_EQ(loaded.kind, AtomDetailKind::kRetry);
+  ASSERT_EQ(loaded.results.size(), 1u);
+  EXPECT_EQ(loaded.results[0][0], 42);
+  EXPECT_TRUE(Failure::from_dict(loaded.results[0][1].at("some-task")).matches(failure));
+}
+
+TEST_P(BackendConformance, AtomSaveMergesAndNeverDropsSiblings) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("test");
+  AtomDetail a = task_detail("a");
+  AtomDetail b = task_detail("b");
+  flow.atoms = {a, b};
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  // A flow detail saved without its atoms keeps them.
+  FlowDetail fields = flow;
+  fields.atoms.clear();
+  fields.state = FlowState::kSuccess;
+  conn().update_flow_details(fields);
+  a.state = AtomState::kSuccess;
+  a.results = 1;
+  conn().update_atom_details(a);
+  const FlowDetail loaded = reopen().get_flow_details(flow.uuid);
+  EXPECT_EQ(loaded.state, FlowState::kSuccess);
+  ASSERT_EQ(loaded.atoms.size(), 2u);
+  EXPECT_EQ(loaded.find(a.uuid)->results, 1);
+  EXPECT_EQ(loaded.find(b.uuid)->state, AtomState::kPending);
+}
+
+TEST_P(BackendConformance, UnknownUuidsAreNotFound) {
+  EXPECT_THROW((void)conn().get_logbook(make_uuid()), NotFound);
+  EXPECT_THROW((void)conn().get_flow_details(make_uuid()), NotFound);
+  EXPECT_THROW((void)conn().get_atom_details(make_uuid()), NotFound);
+  EXPECT_THROW((void)conn().get_flows_for_book(make_uuid()), NotFound);
+  EXPECT_THROW(conn().update_atom_details(task_detail("nowhere")), NotFound);
+}
+
+TEST_P(BackendConformance, ClearAllRemovesEverything) {
+  LogBook book = make_logbook("lb");
+  book.flows.push_back(make_flow_detail("f"));
+  conn().save_logbook(book);
+  conn().clear_all();
+  EXPECT_TRUE(reopen().get_logbooks().empty());
+  EXPECT_THROW((void)reopen().get_flow_details(book.flows[0].uuid), NotFound);
+}
+
+TEST_P(BackendConformance, UpgradeAndValidateAreIdempotent) {
+  conn().upgrade();
+  conn().upgrade();
+  EXPECT_NO_THROW(conn().validate());
+  LogBook book = make_logbook("lb");
+  conn().save_logbook(book);
+  conn().upgrade();
+  EXPECT_NO_THROW((void)reopen().get_logbook(book.uuid));
+}
+
+}  // namespace
+}  // namespace caboose::persistence::testing
