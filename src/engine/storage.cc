@@ -200,6 +200,31 @@ void Storage::update_atom_metadata(AtomIndex atom, const Value& update) {
   save_atom(d);
 }
 
+void Storage::set_task_progress(AtomIndex atom, double progress, const Value& details) {
+  std::lock_guard lock(mu_);
+  persistence::AtomDetail& d = flow_.atoms[checked(atom)];
+  d.meta["progress"] = progress;
+  if (!details.is_null()) {  // as TaskFlow: no details leaves them; empty ones erase them
+    d.meta["progress_details"] =
+        details.empty() ? Value() : Value{{"at_progress", progress}, {"details", details}};
+  }
+  save_atom(d);
+}
+
+double Storage::get_task_progress(std::string_view atom_name) const {
+  std::lock_guard lock(mu_);
+  const Value& meta = detail_locked(atom_name).meta;
+  const auto it = meta.find("progress");
+  return it != meta.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+Value Storage::get_task_progress_details(std::string_view atom_name) const {
+  std::lock_guard lock(mu_);
+  const Value& meta = detail_locked(atom_name).meta;
+  const auto it = meta.find("progress_details");
+  return it != meta.end() ? *it : Value();
+}
+
 void Storage::save(AtomIndex atom, Value result, AtomState state, std::optional<double> progress) {
   std::lock_guard lock(mu_);
   persistence::AtomDetail& d = flow_.atoms[checked(atom)];
@@ -493,6 +518,48 @@ Value Storage::fetch(const std::string& name) const {
                                it->second.size()));
   }
   throw NotFound(fmt::format("'{}' is not provided by any atom nor injected", name));
+}
+
+Value Storage::fetch_mapped_args(const std::map<std::string, std::string>& mapping,
+                                 const std::set<std::string>& optional,
+                                 std::string_view atom_name) const {
+  std::optional<AtomIndex> atom;
+  if (!atom_name.empty()) {
+    atom = index(atom_name);
+  }
+  Value args = Value::object();
+  for (const auto& [arg, source] : mapping) {
+    if (atom) {
+      if (const Value* v = injected_arg(*atom, source)) {
+        args[arg] = *v;
+        continue;
+      }
+    }
+    try {
+      args[arg] = fetch(source);
+    } catch (const NotFound&) {
+      if (optional.count(arg) == 0) {
+        throw;
+      }
+    }
+  }
+  return args;
+}
+
+std::set<std::string> Storage::fetch_unsatisfied_args(
+    std::string_view atom_name, const std::map<std::string, std::string>& mapping) const {
+  const AtomIndex atom = index(atom_name);
+  std::set<std::string> missing;
+  for (const auto& [arg, source] : mapping) {
+    if (injected_arg(atom, source) != nullptr || injected(source)) {
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (providers_.count(source) == 0) {
+      missing.insert(source);
+    }
+  }
+  return missing;
 }
 
 Value Storage::fetch_all() const {

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,6 +69,13 @@ class Storage {
   // Sets state and intention in one save.
   void set_atom_state_and_intention(AtomIndex atom, AtomState state, Intention intention);
   void update_atom_metadata(AtomIndex atom, const Value& update);
+  // A task's progress in [0, 1] (0.0 until set), kept in meta["progress"]; with non-empty
+  // `details`, meta["progress_details"] becomes {"at_progress": progress, "details": details}
+  // (as TaskFlow's set_task_progress; empty details erase them only at 0.0..1.0 as TaskFlow).
+  void set_task_progress(AtomIndex atom, double progress, const Value& details = Value());
+  double get_task_progress(std::string_view atom_name) const;
+  // The last progress details recorded, or null.
+  Value get_task_progress_details(std::string_view atom_name) const;
 
   // Saves an execute result (state SUCCESS) or failure (state FAILURE) in one write.
   void save(AtomIndex atom, Value result, AtomState state = AtomState::kSuccess,
@@ -111,6 +120,17 @@ class Storage {
 
   // The first value any provider holds for `name` (injected values first). Throws NotFound.
   Value fetch(const std::string& name) const;
+  // {argument: value} for an {argument: stored name} mapping, looking first at what was
+  // injected for `atom_name` (when given), then flow-wide. A name with no value throws
+  // NotFound unless its argument is in `optional` (then it is left out).
+  Value fetch_mapped_args(const std::map<std::string, std::string>& mapping,
+                          const std::set<std::string>& optional = {},
+                          std::string_view atom_name = {}) const;
+  // The stored names of `mapping` nothing provides or holds (injected for the atom, injected
+  // for the flow, or registered as provided by some atom), as TaskFlow's
+  // fetch_unsatisfied_args.
+  std::set<std::string> fetch_unsatisfied_args(
+      std::string_view atom_name, const std::map<std::string, std::string>& mapping) const;
   // Every name with a value: one value, or an array when several providers hold one.
   Value fetch_all() const;
 
