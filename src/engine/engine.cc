@@ -57,7 +57,7 @@ Engine::Engine(FlowPtr flow, LoadOptions options)
     book.flows.push_back(detail);
     backend->save_logbook(book);
   }
-  storage_ = std::make_unique<Storage>(std::move(detail), *backend);
+  storage_ = std::make_unique<Storage>(std::move(detail), *backend, options_.fence_token);
   if (!options_.store.is_null() && !options_.store.empty()) {
     storage_->inject(options_.store);
   }

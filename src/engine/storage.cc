@@ -12,8 +12,9 @@ namespace {
 constexpr const char* kInjectedMeta = "injected";  // as taskflow.storage META_INJECTED
 }  // namespace
 
-Storage::Storage(persistence::FlowDetail flow, persistence::Backend& backend)
-    : backend_(backend), flow_(std::move(flow)) {
+Storage::Storage(persistence::FlowDetail flow, persistence::Backend& backend,
+                 std::optional<persistence::FenceToken> token)
+    : backend_(backend), token_(token), flow_(std::move(flow)) {
   for (AtomIndex i = 0; i < flow_.atoms.size(); ++i) {
     by_name_.emplace(flow_.atoms[i].name, i);
     if (flow_.atoms[i].name == kInjectorName) {
@@ -31,7 +32,7 @@ AtomIndex Storage::checked(AtomIndex atom) const {
 }
 
 void Storage::save_atom(const persistence::AtomDetail& detail) {
-  backend_.update_atom_details(detail);
+  backend_.update_atom_details(detail, token_);
 }
 
 void Storage::save_flow_fields_locked() {
@@ -40,7 +41,7 @@ void Storage::save_flow_fields_locked() {
   fields.uuid = flow_.uuid;
   fields.state = flow_.state;
   fields.meta = flow_.meta;
-  backend_.update_flow_details(fields);
+  backend_.update_flow_details(fields, token_);
 }
 
 namespace {
@@ -111,7 +112,7 @@ std::vector<AtomIndex> Storage::ensure_atoms(const std::vector<const Atom*>& ato
     indexes.push_back(index);
   }
   if (!added.atoms.empty()) {
-    backend_.update_flow_details(added);
+    backend_.update_flow_details(added, token_);
   }
   return indexes;
 }
@@ -378,7 +379,7 @@ void Storage::inject(const Value& pairs, bool transient) {
     added.state = flow_.state;
     added.meta = flow_.meta;
     added.atoms.push_back(detail);
-    backend_.update_flow_details(added);
+    backend_.update_flow_details(added, token_);
     injector_ = flow_.atoms.size();
     by_name_.emplace(detail.name, *injector_);
     flow_.atoms.push_back(std::move(detail));

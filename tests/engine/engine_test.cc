@@ -243,3 +243,41 @@ TEST(EngineTest, NotifiesFlowAndAtomStatesInOrder) {
 
 }  // namespace
 }  // namespace caboose::engine
+
+namespace caboose::engine {
+namespace {
+
+// A conductor that lost its claim can never write: once a newer claim fences the flow
+// detail, the engine's next save is refused and the run stops with StaleClaim, leaving what
+// the newer owner sees untouched.
+TEST(EngineFencing, StaleClaimStopsTheRunAndWritesNothing) {
+  auto backend = persistence::make_memory_backend();
+  persistence::LogBook book = persistence::make_logbook("b");
+  persistence::FlowDetail detail = persistence::make_flow_detail("fenced");
+  book.flows.push_back(detail);
+  backend->save_logbook(book);
+  backend->fence(detail.uuid, 1);
+
+  Log log;
+  auto flow = linear_flow("fenced");
+  flow->add(recording("a", log));
+  flow->add(task("taken-over", [&] {
+    log.push_back("taken-over");
+    backend->fence(detail.uuid, 2);  // another conductor claims the job meanwhile
+    return 1;
+  }));
+  flow->add(recording("c", log));
+  auto engine =
+      load(std::move(flow), {.backend = backend.get(), .flow_detail = detail, .fence_token = 1});
+  EXPECT_THROW(engine->run(), StaleClaim);
+  EXPECT_EQ(log, (Log{"a", "taken-over"}));  // "c" never started
+
+  const persistence::FlowDetail stored = backend->get_flow_details(detail.uuid);
+  EXPECT_EQ(stored.find_by_name("a")->state, AtomState::kSuccess);
+  EXPECT_EQ(stored.find_by_name("taken-over")->state, AtomState::kRunning);  // as it was fenced
+  EXPECT_EQ(stored.find_by_name("c")->state, AtomState::kPending);
+  EXPECT_EQ(stored.state, FlowState::kRunning);
+}
+
+}  // namespace
+}  // namespace caboose::engine

@@ -368,5 +368,88 @@ TEST_P(BackendConformance, UpgradeAndValidateAreIdempotent) {
   EXPECT_NO_THROW((void)reopen().get_logbook(book.uuid));
 }
 
+// Fencing: a save under a claim token lower than the flow's fence is refused and writes
+// nothing; equal or higher tokens and untokened saves go through.
+TEST_P(BackendConformance, FenceRisesAndNeverFalls) {
+  LogBook book = make_logbook("lb");
+  const FlowDetail flow = make_flow_detail("f");
+  book.flows.push_back(flow);
+  EXPECT_THROW((void)conn().fence(flow.uuid, 1), NotFound);
+  conn().save_logbook(book);
+  EXPECT_EQ(conn().current_fence(flow.uuid), 0);
+  EXPECT_EQ(conn().fence(flow.uuid, 5), 5);
+  EXPECT_EQ(conn().fence(flow.uuid, 3), 5);
+  EXPECT_EQ(reopen().current_fence(flow.uuid), 5);
+  EXPECT_THROW((void)conn().current_fence(make_uuid()), NotFound);
+}
+
+TEST_P(BackendConformance, StaleTokenWritesNothing) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("f");
+  AtomDetail atom = task_detail("a");
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  conn().fence(flow.uuid, 2);
+
+  AtomDetail stale = atom;
+  stale.state = AtomState::kSuccess;
+  stale.results = "from the old owner";
+  EXPECT_THROW(conn().update_atom_details(stale, 1), StaleClaim);
+  FlowDetail stale_flow = flow;
+  stale_flow.state = FlowState::kSuccess;
+  stale_flow.atoms.push_back(task_detail("added-late"));
+  EXPECT_THROW(conn().update_flow_details(stale_flow, 1), StaleClaim);
+  LogBook stale_book = book;
+  stale_book.flows = {stale_flow};
+  stale_book.meta = {{"written", "late"}};
+  EXPECT_THROW((void)conn().save_logbook(stale_book, 1), StaleClaim);
+
+  const LogBook loaded = reopen().get_logbook(book.uuid);
+  const FlowDetail* f = loaded.find(flow.uuid);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->state.has_value());
+  ASSERT_EQ(f->atoms.size(), 1u);
+  EXPECT_EQ(f->atoms[0].state, AtomState::kPending);
+  EXPECT_EQ(f->atoms[0].results, nullptr);
+  EXPECT_EQ(loaded.meta, Value::object());
+}
+
+TEST_P(BackendConformance, CurrentAndNewerTokensAndNoTokenWrite) {
+  LogBook book = make_logbook("lb");
+  FlowDetail flow = make_flow_detail("f");
+  AtomDetail atom = task_detail("a");
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  conn().fence(flow.uuid, 2);
+  atom.state = AtomState::kRunning;
+  conn().update_atom_details(atom, 2);
+  EXPECT_EQ(reopen().get_atom_details(atom.uuid).state, AtomState::kRunning);
+  atom.state = AtomState::kSuccess;
+  conn().update_atom_details(atom, 3);
+  EXPECT_EQ(reopen().get_atom_details(atom.uuid).state, AtomState::kSuccess);
+  atom.results = 7;
+  conn().update_atom_details(atom);
+  EXPECT_EQ(reopen().get_atom_details(atom.uuid).results, 7);
+  flow.state = FlowState::kSuccess;
+  conn().update_flow_details(flow, 2);
+  EXPECT_EQ(reopen().get_flow_details(flow.uuid).state, FlowState::kSuccess);
+}
+
+TEST_P(BackendConformance, FencesAreKeptPerFlow) {
+  LogBook book = make_logbook("lb");
+  FlowDetail one = make_flow_detail("one");
+  FlowDetail two = make_flow_detail("two");
+  AtomDetail atom = task_detail("a");
+  two.atoms.push_back(atom);
+  book.flows = {one, two};
+  conn().save_logbook(book);
+  conn().fence(one.uuid, 9);
+  atom.state = AtomState::kRunning;
+  EXPECT_NO_THROW(conn().update_atom_details(atom, 1));
+  EXPECT_EQ(reopen().current_fence(two.uuid), 0);
+}
+
 }  // namespace
 }  // namespace caboose::persistence::testing

@@ -53,6 +53,9 @@ struct LoadOptions {
   // The logbook for a new flow detail. Absent: a new logbook named after the flow.
   std::optional<persistence::LogBook> book = std::nullopt;
   EngineOptions options = {};
+  // The claim's fencing token (a conductor's): every save carries it, and once a newer claim
+  // fences the flow detail, saves fail with StaleClaim and the run stops.
+  std::optional<persistence::FenceToken> fence_token = std::nullopt;
 };
 
 class Runtime;

@@ -41,8 +41,11 @@ struct Provider {
 
 class Storage {
  public:
-  // Takes the flow detail (as loaded from or saved to `backend`).
-  Storage(persistence::FlowDetail flow, persistence::Backend& backend);
+  // Takes the flow detail (as loaded from or saved to `backend`). With a fencing token, every
+  // save carries it, and the backend refuses them (StaleClaim) once a newer claim fenced the
+  // flow.
+  Storage(persistence::FlowDetail flow, persistence::Backend& backend,
+          std::optional<persistence::FenceToken> token = std::nullopt);
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
@@ -157,6 +160,7 @@ class Storage {
   Value provided_value_locked(const Provider& provider, const std::string& name) const;
 
   persistence::Backend& backend_;
+  const std::optional<persistence::FenceToken> token_;
   mutable std::mutex mu_;
   persistence::FlowDetail flow_;  // Guarded by mu_. Atom details in ensure order.
   std::unordered_map<std::string, AtomIndex> by_name_;                // Guarded by mu_.

@@ -1,6 +1,8 @@
 #include "caboose/persistence/memory_backend.h"
 
+#include <algorithm>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -21,8 +23,26 @@ class MemoryBackend final : public Backend {
   void validate() override {}
   void close() override {}
 
-  LogBook save_logbook(const LogBook& book) override {
+  FenceToken fence(std::string_view flow_uuid, FenceToken token) override {
     std::lock_guard lock(mu_);
+    FlowRecord& record = flow(flow_uuid);
+    record.fence = std::max(record.fence, token);
+    return record.fence;
+  }
+
+  FenceToken current_fence(std::string_view flow_uuid) override {
+    std::lock_guard lock(mu_);
+    return flow(flow_uuid).fence;
+  }
+
+ protected:
+  LogBook do_save_logbook(const LogBook& book, std::optional<FenceToken> token) override {
+    std::lock_guard lock(mu_);
+    for (const FlowDetail& f : book.flows) {  // checked before anything is written
+      if (const auto it = flows_.find(f.uuid); it != flows_.end()) {
+        check_fence(f.uuid, it->second.fence, token);
+      }
+    }
     auto [it, added] = books_.try_emplace(book.uuid);
     BookRecord& record = it->second;
     if (added) {
@@ -40,25 +60,30 @@ class MemoryBackend final : public Backend {
     return assemble_book(record, /*lazy=*/false);
   }
 
-  void update_flow_details(const FlowDetail& flow) override {
+  void do_update_flow_details(const FlowDetail& flow, std::optional<FenceToken> token) override {
     std::lock_guard lock(mu_);
     const auto it = flows_.find(flow.uuid);
     if (it == flows_.end()) {
       throw NotFound(
           fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
     }
+    check_fence(flow.uuid, it->second.fence, token);
     save_flow_locked(flow, it->second.book);
   }
 
-  void update_atom_details(const AtomDetail& atom) override {
+  void do_update_atom_details(const AtomDetail& atom, std::optional<FenceToken> token) override {
     std::lock_guard lock(mu_);
     const auto it = atoms_.find(atom.uuid);
     if (it == atoms_.end()) {
       throw NotFound(fmt::format("atom detail {} ('{}') is not stored", atom.uuid, atom.name));
     }
+    if (token) {
+      check_fence(it->second.flow, flows_.at(it->second.flow).fence, token);
+    }
     it->second.detail.merge(atom);
   }
 
+ public:
   LogBook get_logbook(std::string_view book_uuid, bool lazy) override {
     std::lock_guard lock(mu_);
     return assemble_book(book(book_uuid), lazy);
@@ -134,6 +159,7 @@ class MemoryBackend final : public Backend {
     FlowDetail flow;  // without atoms
     std::string book;
     std::vector<std::string> atoms;
+    FenceToken fence = 0;
   };
   struct AtomRecord {
     AtomDetail detail;
@@ -144,6 +170,14 @@ class MemoryBackend final : public Backend {
     const auto it = books_.find(std::string(uuid));
     if (it == books_.end()) {
       throw NotFound(fmt::format("no logbook {}", uuid));
+    }
+    return it->second;
+  }
+
+  FlowRecord& flow(std::string_view uuid) {
+    const auto it = flows_.find(std::string(uuid));
+    if (it == flows_.end()) {
+      throw NotFound(fmt::format("no flow detail {}", uuid));
     }
     return it->second;
   }
