@@ -27,9 +27,9 @@ Value FunctorTask::revert(const Value& args, const Outcome& result, const Failur
 namespace detail {
 std::unique_ptr<Task> make_functor_task(std::string name, ExecuteFunction fn, TaskOptions options,
                                         RevertFunction revert, std::size_t arity) {
-  if (options.args.size() != arity) {
+  if (options.args.size() + options.optional.size() != arity) {
     throw InvalidArgument(fmt::format("task '{}' takes {} arguments but {} names were given", name,
-                                      arity, options.args.size()));
+                                      arity, options.args.size() + options.optional.size()));
   }
   return std::make_unique<FunctorTask>(std::move(name), std::move(fn), std::move(options),
                                        std::move(revert));

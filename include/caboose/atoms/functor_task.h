@@ -5,8 +5,10 @@
 //
 // The function's parameters are read from the named arguments, in order, converted with
 // nlohmann::json's get<T>() (a parameter of type Value takes the raw value); its result is
-// converted to a Value (void gives null). The argument names are given once, in `args`; their
-// count must equal the function's arity (InvalidArgument otherwise). A revert function is
+// converted to a Value (void gives null). The argument names are given once: the required ones
+// in `args`, then the optional ones in `optional` (an optional parameter should be a Value: it
+// is null when nothing provides it); together they must match the function's arity
+// (InvalidArgument otherwise). A revert function is
 // optional, the last parameter:
 //   caboose::task("reserve", reserve_fn, {.args = {"sku"}},
 //                 [](const Value& args, const Outcome& result, const FailureMap&) {...});
@@ -97,7 +99,8 @@ template <class F>
                                          RevertFunction revert = nullptr) {
   using Args = typename detail::Signature<F>::Args;
   constexpr std::size_t kArity = std::tuple_size_v<Args>;
-  std::vector<std::string> names = options.args;
+  std::vector<std::string> names = options.args;  // required, then optional parameters
+  names.insert(names.end(), options.optional.begin(), options.optional.end());
   ExecuteFunction execute = [fn = std::move(fn), names](const Value& args) mutable {
     return detail::call_typed<F, Args>(fn, args, names, std::make_index_sequence<kArity>{});
   };
