@@ -33,9 +33,9 @@ void BM_LinearSerialMemory(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * n);
   // Inverted iteration-invariant rate: seconds / (iterations * n * 1e-6) = microseconds per task.
-  state.counters["us_per_task"] =
-      benchmark::Counter(static_cast<double>(n) * 1e-6,
-                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["us_per_task"] = benchmark::Counter(
+      static_cast<double>(n) * 1e-6,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_LinearSerialMemory)
     ->Arg(100)
