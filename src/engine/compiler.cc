@@ -14,16 +14,19 @@ namespace {
 class Compiler {
  public:
   Compilation run(const Flow& flow) {
-    compile_flow(flow, std::nullopt, -1, 0);
+    compile_flow(flow, std::nullopt, -1, 0, std::nullopt);
     check_names();
     sort();
     return std::move(out_);
   }
 
  private:
-  NodeId add_node(const Atom* atom, ScopeId scope, std::int64_t item) {
+  NodeId add_node(const Atom* atom, ScopeId scope, std::int64_t item, NodeKind kind,
+                  std::optional<NodeId> retry = std::nullopt) {
     Node node;
     node.atom = atom;
+    node.kind = kind;
+    node.retry = retry;
     node.scope = scope;
     node.item = item;
     out_.nodes.push_back(std::move(node));
@@ -41,34 +44,43 @@ class Compiler {
 
   // Returns the (entry, exit) nodes of `flow`.
   std::pair<NodeId, NodeId> compile_flow(const Flow& flow, std::optional<ScopeId> parent,
-                                         std::int64_t item_in_parent, std::uint32_t depth) {
+                                         std::int64_t item_in_parent, std::uint32_t depth,
+                                         std::optional<NodeId> retry) {
     const auto scope = static_cast<ScopeId>(out_.scopes.size());
     out_.scopes.push_back({&flow, parent, item_in_parent, depth, 0, 0});
-    const NodeId entry = add_node(nullptr, scope, -1);
+    const NodeId entry = add_node(nullptr, scope, -1, NodeKind::kEntry);
     NodeId start = entry;
     if (flow.retry() != nullptr) {
-      // The retry runs first; every item of its flow runs after it (TaskFlow links it so).
-      start = add_node(flow.retry(), scope, -1);
+      // The retry runs first; every item of its flow runs after it (TaskFlow links it so),
+      // and it controls them.
+      start = add_node(flow.retry(), scope, -1, NodeKind::kRetry, retry);
       link(entry, start);
+      retry = start;
     }
     std::vector<std::pair<NodeId, NodeId>> items;
     items.reserve(flow.size());
     for (std::size_t i = 0; i < flow.size(); ++i) {
       const FlowItem& item = flow.items()[i];
       if (const Atom* atom = item.atom()) {
-        const NodeId id = add_node(atom, scope, static_cast<std::int64_t>(i));
+        const NodeKind kind = atom->kind() == AtomKind::kTask ? NodeKind::kTask : NodeKind::kRetry;
+        const NodeId id = add_node(atom, scope, static_cast<std::int64_t>(i), kind, retry);
         items.emplace_back(id, id);
       } else {
-        items.push_back(compile_flow(*item.flow(), scope, static_cast<std::int64_t>(i), depth + 1));
+        items.push_back(
+            compile_flow(*item.flow(), scope, static_cast<std::int64_t>(i), depth + 1, retry));
       }
     }
-    const NodeId exit = add_node(nullptr, scope, -1);
+    const NodeId exit = add_node(nullptr, scope, -1, NodeKind::kExit);
     out_.scopes[scope].entry = entry;
     out_.scopes[scope].exit = exit;
     std::vector<bool> has_pred(items.size(), false);
     std::vector<bool> has_succ(items.size(), false);
     for (const FlowLink& l : flow.links()) {
       link(items[l.from].second, items[l.to].first);
+      if (l.decider) {
+        out_.nodes[items[l.to].first].deciders.push_back(
+            {items[l.from].second, l.decider, l.depth});
+      }
       has_pred[l.to] = true;
       has_succ[l.from] = true;
     }

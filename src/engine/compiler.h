@@ -18,14 +18,27 @@ namespace caboose::engine {
 using NodeId = std::uint32_t;
 using ScopeId = std::uint32_t;
 
+enum class NodeKind : std::uint8_t { kTask, kRetry, kEntry, kExit };
+
+// A decider on a link into a node: consulted when the node is about to execute.
+struct EdgeDecider {
+  NodeId from;  // an atom, or the exit of a flow
+  Decider decider;
+  DeciderDepth depth;
+};
+
 struct Node {
   const Atom* atom = nullptr;  // null: a flow's entry or exit (no work)
+  NodeKind kind = NodeKind::kEntry;
   std::vector<NodeId> preds;
   std::vector<NodeId> succs;
   ScopeId scope = 0;  // the flow the node belongs to
   // The index of the item of `scope` that holds the node; -1 for the flow's retry and for
   // the flow's own entry and exit.
   std::int64_t item = -1;
+  // The innermost retry controlling this atom (for a retry: the one enclosing its flow).
+  std::optional<NodeId> retry;
+  std::vector<EdgeDecider> deciders;  // on links into this node
 };
 
 // One flow of the tree.

@@ -1,6 +1,8 @@
 #include "caboose/engine/engine.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -12,24 +14,7 @@
 #include "engine/runtime.h"
 
 namespace caboose::engine {
-namespace {
-
-void reject_retries(const Flow& flow) {
-  // Retry controllers are compiled into the graph, but the runtime that consults them comes
-  // with the complete engine; refuse them clearly rather than ignore them.
-  if (flow.retry() != nullptr) {
-    throw NotImplemented(fmt::format(
-        "flow '{}' has retry controller '{}': retries are not supported by this engine yet",
-        flow.name(), flow.retry()->name()));
-  }
-  for (const FlowItem& item : flow.items()) {
-    if (item.flow() != nullptr) {
-      reject_retries(*item.flow());
-    }
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Engine::Engine(FlowPtr flow, LoadOptions options)
     : flow_(std::move(flow)), options_(std::move(options)) {
@@ -88,7 +73,6 @@ void Engine::compile() {
   if (runtime_) {
     return;
   }
-  reject_retries(*flow_);
   runtime_ = std::make_unique<Runtime>(engine::compile(*flow_), *storage_, atom_notifier_,
                                        options_.options);
 }
@@ -115,29 +99,198 @@ void Engine::validate() {
 }
 
 void Engine::run() {
+  RunIterator it = run_iter();
+  while (it.next()) {
+  }
+}
+
+void Engine::begin_run() {
   validate();
   suspend_requested_.store(false);
   change_state(FlowState::kRunning);
-  FlowState end = FlowState::kFailure;
-  try {
-    end = runtime_->run(suspend_requested_);
-  } catch (...) {
-    detail::log().error("engine failed flow={} uuid={}", storage_->flow_name(),
+  runtime_->start();
+}
+
+FlowState Engine::end_run(FlowState end) {
+  if (end == FlowState::kSuspended && !suspend_requested_.load()) {
+    // Nothing asked for it, yet work is left: a bug, never a silent stop.
+    detail::log().error("engine stopped with work left flow={} uuid={}", storage_->flow_name(),
                         storage_->flow_uuid());
-    change_state(FlowState::kFailure);
-    throw;
   }
   change_state(end);
-  if (end == FlowState::kReverted || end == FlowState::kFailure) {
-    std::vector<Failure> failures;
-    for (auto& [name, failure] : storage_->get_execute_failures()) {
-      failures.push_back(std::move(failure));
-    }
-    for (auto& [name, failure] : storage_->get_revert_failures()) {
-      failures.push_back(std::move(failure));
-    }
-    Failure::reraise_if_any(failures);
+  return end;
+}
+
+void Engine::fail_run() noexcept {
+  detail::log().error("engine failed flow={} uuid={}", storage_->flow_name(),
+                      storage_->flow_uuid());
+  runtime_->abandon();
+  try {
+    change_state(FlowState::kFailure);
+  } catch (const std::exception& e) {
+    // A lost claim (StaleClaim) refuses this save as well; the original error is what counts.
+    detail::log().warn("could not save FAILURE flow={}: {}", storage_->flow_name(), e.what());
   }
+}
+
+void Engine::reraise_failures() {
+  std::vector<Failure> failures;
+  for (auto& [name, failure] : storage_->get_execute_failures()) {
+    failures.push_back(std::move(failure));
+  }
+  for (auto& [name, failure] : storage_->get_revert_failures()) {
+    failures.push_back(std::move(failure));
+  }
+  for (const Failure& f : runtime_->failures()) {  // e.g. a decider that threw
+    if (std::find(failures.begin(), failures.end(), f) == failures.end()) {
+      failures.push_back(f);
+    }
+  }
+  Failure::reraise_if_any(failures);
+}
+
+std::optional<EngineState> RunIterator::next() {
+  Engine& e = *engine_;
+  try {
+    switch (phase_) {
+      case Phase::kStart:
+        e.begin_run();
+        phase_ = Phase::kResumed;
+        return EngineState::kResuming;
+      case Phase::kResumed:
+      case Phase::kAnalyzed:
+        if (e.runtime_->can_schedule() && !e.suspend_requested_.load()) {
+          e.runtime_->schedule(false);
+          phase_ = Phase::kScheduled;
+          return EngineState::kScheduling;
+        }
+        if (e.runtime_->busy()) {
+          e.runtime_->wait();
+          phase_ = Phase::kWaited;
+          return EngineState::kWaiting;
+        }
+        phase_ = Phase::kGameOver;
+        return EngineState::kGameOver;
+      case Phase::kScheduled:
+        e.runtime_->wait();
+        phase_ = Phase::kWaited;
+        return EngineState::kWaiting;
+      case Phase::kWaited:
+        e.runtime_->analyze();
+        phase_ = Phase::kAnalyzed;
+        return EngineState::kAnalyzing;
+      case Phase::kGameOver:
+        end_ = e.end_run(e.runtime_->outcome());
+        phase_ = Phase::kEnded;
+        switch (end_) {
+          case FlowState::kSuccess:
+            return EngineState::kSuccess;
+          case FlowState::kReverted:
+            return EngineState::kReverted;
+          case FlowState::kSuspended:
+            return EngineState::kSuspended;
+          default:
+            return EngineState::kFailure;
+        }
+      case Phase::kEnded:
+        phase_ = Phase::kDone;
+        if (end_ == FlowState::kReverted || end_ == FlowState::kFailure) {
+          e.reraise_failures();
+        }
+        return std::nullopt;
+      case Phase::kDone:
+        return std::nullopt;
+    }
+  } catch (...) {
+    if (phase_ != Phase::kEnded && phase_ != Phase::kDone && e.runtime_) {
+      phase_ = Phase::kDone;
+      e.fail_run();
+    }
+    phase_ = Phase::kDone;
+    throw;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(EngineState state) {
+  switch (state) {
+    case EngineState::kResuming:
+      return "RESUMING";
+    case EngineState::kScheduling:
+      return "SCHEDULING";
+    case EngineState::kWaiting:
+      return "WAITING";
+    case EngineState::kAnalyzing:
+      return "ANALYZING";
+    case EngineState::kGameOver:
+      return "GAME_OVER";
+    case EngineState::kSuccess:
+      return "SUCCESS";
+    case EngineState::kReverted:
+      return "REVERTED";
+    case EngineState::kFailure:
+      return "FAILURE";
+    case EngineState::kSuspended:
+      return "SUSPENDED";
+  }
+  return "?";
+}
+
+EngineOptions EngineOptions::from_value(const Value& options) {
+  if (options.is_null()) {
+    return {};
+  }
+  if (!options.is_object()) {
+    throw InvalidArgument(
+        fmt::format("engine options must be an object, got {}", options.type_name()));
+  }
+  EngineOptions out;
+  const auto flag = [](const std::string& key, const Value& v) {
+    if (!v.is_boolean()) {
+      throw InvalidArgument(
+          fmt::format("engine option '{}' must be true or false, got {}", key, v.dump()));
+    }
+    return v.get<bool>();
+  };
+  for (const auto& [key, v] : options.items()) {
+    if (key == "engine" || key == "executor") {
+      const std::string kind = v.is_string() ? v.get<std::string>() : std::string();
+      if (kind == "serial") {
+        out.executor = ExecutorKind::kSerial;
+      } else if (kind == "parallel" || kind == "threaded" || kind == "threads") {
+        out.executor = ExecutorKind::kParallel;
+      } else {
+        throw InvalidArgument(fmt::format(
+            "engine option '{}' must be \"serial\" or \"parallel\", got {}", key, v.dump()));
+      }
+    } else if (key == "max_workers") {
+      if (!v.is_number_unsigned()) {
+        throw InvalidArgument(fmt::format(
+            "engine option 'max_workers' must be a non-negative integer, got {}", v.dump()));
+      }
+      out.max_workers = v.get<std::size_t>();
+    } else if (key == "never_resolve") {
+      out.never_resolve = flag(key, v);
+    } else if (key == "defer_reverts") {
+      out.defer_reverts = flag(key, v);
+    } else if (key == "inject_transient") {
+      out.inject_transient = flag(key, v);
+    } else {
+      throw InvalidArgument(fmt::format(
+          "unknown engine option '{}' (known: engine, executor, max_workers, never_resolve, "
+          "defer_reverts, inject_transient)",
+          key));
+    }
+  }
+  return out;
+}
+
+Value EngineOptions::to_value() const {
+  return Value{{"executor", executor == ExecutorKind::kParallel ? "parallel" : "serial"},
+               {"max_workers", max_workers},
+               {"never_resolve", never_resolve},
+               {"defer_reverts", defer_reverts},
+               {"inject_transient", inject_transient}};
 }
 
 void Engine::suspend() {

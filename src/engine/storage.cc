@@ -45,6 +45,18 @@ void Storage::save_flow_fields_locked() {
 }
 
 namespace {
+// What an atom's execution returned: a task's result, a retry's latest attempt's result.
+Value last_result(const persistence::AtomDetail& d) {
+  if (d.kind != persistence::AtomDetailKind::kRetry) {
+    return d.results;
+  }
+  if (d.results.is_array() && !d.results.empty() && d.results.back().is_array() &&
+      !d.results.back().empty()) {
+    return d.results.back().front();
+  }
+  return Value();
+}
+
 void set_progress(persistence::AtomDetail& d, std::optional<double> progress) {
   if (progress) {
     d.meta["progress"] = *progress;
@@ -249,6 +261,81 @@ void Storage::save_failure(AtomIndex atom, Failure failure, AtomState state,
   save_atom(d);
 }
 
+void Storage::save_retry_result(AtomIndex retry, Value result) {
+  std::lock_guard lock(mu_);
+  persistence::AtomDetail& d = flow_.atoms[checked(retry)];
+  if (!d.results.is_array()) {
+    d.results = Value::array();
+  }
+  // As RetryDetail.put(SUCCESS): a new attempt, and the retry's own failures forgotten.
+  d.results.push_back(Value::array({std::move(result), Value::object()}));
+  d.state = AtomState::kSuccess;
+  d.failure.reset();
+  d.revert_failure.reset();
+  d.revert_results = nullptr;
+  save_atom(d);
+}
+
+void Storage::save_retry_failure(AtomIndex retry, const std::string& atom_name,
+                                 const Failure& failure) {
+  std::lock_guard lock(mu_);
+  persistence::AtomDetail& d = flow_.atoms[checked(retry)];
+  if (!d.results.is_array() || d.results.empty() || !d.results.back().is_array() ||
+      d.results.back().size() != 2) {
+    throw NotFound(fmt::format("retry '{}' has no attempt to record the failure of '{}' in", d.name,
+                               atom_name));
+  }
+  Value& failures = d.results.back()[1];
+  if (!failures.is_object()) {
+    failures = Value::object();
+  }
+  Value dict = failure.to_dict();
+  if (const auto it = failures.find(atom_name); it != failures.end() && *it == dict) {
+    return;
+  }
+  failures[atom_name] = std::move(dict);
+  save_atom(d);
+}
+
+RetryHistory Storage::retry_history(AtomIndex retry) const {
+  std::lock_guard lock(mu_);
+  const persistence::AtomDetail& d = flow_.atoms[checked(retry)];
+  RetryHistory history;
+  history.failure = d.failure;
+  if (!d.results.is_array()) {
+    return history;
+  }
+  for (const Value& entry : d.results) {
+    if (!entry.is_array() || entry.size() != 2) {
+      throw InvalidFormat(fmt::format("retry '{}' history entry is not [result, failures]: {}",
+                                      d.name, entry.dump()));
+    }
+    RetryAttempt attempt;
+    attempt.result = entry[0];
+    if (entry[1].is_object()) {
+      for (const auto& [atom, failure] : entry[1].items()) {
+        attempt.failures.emplace(atom, Failure::from_dict(failure));
+      }
+    }
+    history.attempts.push_back(std::move(attempt));
+  }
+  return history;
+}
+
+RetryHistory Storage::get_retry_history(std::string_view retry_name) const {
+  return retry_history(index(retry_name));
+}
+
+void Storage::cleanup_retry_history(AtomIndex retry) {
+  std::lock_guard lock(mu_);
+  persistence::AtomDetail& d = flow_.atoms[checked(retry)];
+  if (d.results.is_array() && d.results.empty()) {
+    return;
+  }
+  d.results = Value::array();
+  save_atom(d);
+}
+
 void Storage::save_revert(AtomIndex atom, Value result, std::optional<double> progress) {
   std::lock_guard lock(mu_);
   persistence::AtomDetail& d = flow_.atoms[checked(atom)];
@@ -275,7 +362,7 @@ Value Storage::get(std::string_view atom_name) const {
     throw NotFound(fmt::format("result of atom '{}' is not known (it is {}{})", atom_name,
                                to_string(d.state), d.failure ? ", with a failure" : ""));
   }
-  return d.results;
+  return last_result(d);
 }
 
 std::optional<Failure> Storage::get_failure(std::string_view atom_name) const {
@@ -309,7 +396,7 @@ std::optional<Outcome> Storage::outcome(AtomIndex atom) const {
     case AtomState::kReverting:
     case AtomState::kReverted:
     case AtomState::kRevertFailure:
-      return Outcome(d.results);
+      return Outcome(last_result(d));
     default:
       return std::nullopt;
   }
@@ -481,17 +568,17 @@ Value Storage::provided_value_locked(const Provider& provider, const std::string
     throw DisallowedAccess(fmt::format("'{}' from atom '{}' is not available: the atom is {}", name,
                                        d.name, to_string(d.state)));
   }
-  Value results = d.results;
+  const Value* results = &d.results;
   if (d.kind == persistence::AtomDetailKind::kRetry) {
     // A retry provides what its latest execution returned (the last history entry).
-    if (!results.is_array() || results.empty() || !results.back().is_array() ||
-        results.back().empty()) {
+    if (!results->is_array() || results->empty() || !results->back().is_array() ||
+        results->back().empty()) {
       throw NotFound(fmt::format("retry '{}' has not provided '{}' yet", d.name, name));
     }
-    results = results.back().front();
+    results = &results->back().front();
   }
   try {
-    return extract_result(results, provider.index);
+    return extract_result(*results, provider.index);
   } catch (const NotFound& e) {
     throw NotFound(fmt::format("'{}' expected from atom '{}': {}", name, d.name, e.what()));
   }

@@ -1,5 +1,7 @@
 #include "caboose/patterns/flow.h"
 
+#include <cctype>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -118,6 +120,35 @@ std::set<std::string> Flow::requirements() const {
     }
   }
   return required;
+}
+
+std::string_view to_string(DeciderDepth depth) {
+  switch (depth) {
+    case DeciderDepth::kAll:
+      return "ALL";
+    case DeciderDepth::kFlow:
+      return "FLOW";
+    case DeciderDepth::kNeighbors:
+      return "NEIGHBORS";
+    case DeciderDepth::kAtom:
+      return "ATOM";
+  }
+  return "?";
+}
+
+DeciderDepth parse_decider_depth(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  for (DeciderDepth d :
+       {DeciderDepth::kAll, DeciderDepth::kFlow, DeciderDepth::kNeighbors, DeciderDepth::kAtom}) {
+    if (to_string(d) == upper) {
+      return d;
+    }
+  }
+  throw InvalidArgument(
+      fmt::format("unknown decider depth '{}' (expected ALL, FLOW, NEIGHBORS or ATOM)", text));
 }
 
 }  // namespace caboose

@@ -13,7 +13,11 @@ std::vector<FlowLink> GraphFlow::links() const {
   std::vector<FlowLink> links;
   links.reserve(edges_.size());
   for (const auto& [from, to] : edges_) {
-    links.push_back({from, to});
+    if (const auto it = deciders_.find({from, to}); it != deciders_.end()) {
+      links.push_back({from, to, it->second.first, it->second.second});
+    } else {
+      links.push_back({from, to});
+    }
   }
   return links;
 }
@@ -64,7 +68,8 @@ void GraphFlow::add_edge_checked(std::size_t from, std::size_t to) {
   edges_.emplace(from, to);
 }
 
-GraphFlow& GraphFlow::link(std::string_view from, std::string_view to) {
+GraphFlow& GraphFlow::link(std::string_view from, std::string_view to, Decider decider,
+                           DeciderDepth depth) {
   const auto u = find(from);
   if (!u) {
     throw NotFound(fmt::format("graph flow '{}' has no item '{}' to link from", name(), from));
@@ -74,6 +79,9 @@ GraphFlow& GraphFlow::link(std::string_view from, std::string_view to) {
     throw NotFound(fmt::format("graph flow '{}' has no item '{}' to link to", name(), to));
   }
   add_edge_checked(*u, *v);
+  if (decider) {
+    deciders_[{*u, *v}] = {std::move(decider), depth};
+  }
   return *this;
 }
 

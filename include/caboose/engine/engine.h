@@ -16,9 +16,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "caboose/core/notifier.h"
 #include "caboose/core/states.h"
@@ -33,14 +35,40 @@ namespace caboose::engine {
 enum class ExecutorKind { kSerial, kParallel };
 
 struct EngineOptions {
+  // kSerial runs one atom at a time on the caller's thread; kParallel runs tasks on a pool of
+  // max_workers threads as soon as what they depend on is done.
   ExecutorKind executor = ExecutorKind::kSerial;
+  // Worker threads of the parallel engine; 0: one per hardware thread.
+  std::size_t max_workers = 0;
   // Do not revert on failure: the run ends FAILURE with the failures (TaskFlow's never_resolve).
   bool never_resolve = false;
   // A REVERT decision defers to the enclosing retry (TaskFlow's defer_reverts).
   bool defer_reverts = false;
   // Atom-level `inject` values are kept in memory only (TaskFlow's inject_transient).
   bool inject_transient = true;
+
+  // From a JSON object (a job's engine options): "engine" or "executor" ("serial", or
+  // "parallel" / "threaded" / "threads"), "max_workers" (non-negative integer), "never_resolve",
+  // "defer_reverts", "inject_transient" (booleans). Missing keys keep their defaults. Throws
+  // InvalidArgument naming an unknown key or a value of the wrong type.
+  static EngineOptions from_value(const Value& options);
+  Value to_value() const;
 };
+
+// The steps of an engine's run, as TaskFlow's engine states (what run_iter() yields): RESUMING,
+// then SCHEDULING / WAITING / ANALYZING until GAME_OVER, then the flow's end state.
+enum class EngineState {
+  kResuming,
+  kScheduling,
+  kWaiting,
+  kAnalyzing,
+  kGameOver,
+  kSuccess,
+  kReverted,
+  kFailure,
+  kSuspended,
+};
+std::string_view to_string(EngineState state);
 
 struct LoadOptions {
   // Flow-level values, injected (and persisted) before the run, as engines.load(store=...).
@@ -59,6 +87,22 @@ struct LoadOptions {
 };
 
 class Runtime;
+class Engine;
+
+// Steps through one run of an engine (Engine::run_iter). next() does one step and says which
+// state it reached; after the end state it rethrows what run() would rethrow (the failure of
+// a REVERTED or FAILURE run), then returns nullopt. The engine may be suspended between steps.
+class RunIterator {
+ public:
+  explicit RunIterator(Engine& engine) : engine_(&engine) {}
+  std::optional<EngineState> next();
+
+ private:
+  enum class Phase { kStart, kResumed, kScheduled, kWaited, kAnalyzed, kGameOver, kEnded, kDone };
+  Engine* engine_;
+  Phase phase_ = Phase::kStart;
+  FlowState end_ = FlowState::kPending;
+};
 
 class Engine {
  public:
@@ -78,6 +122,8 @@ class Engine {
   // Runs (or resumes) the flow to its end: SUCCESS, REVERTED (rethrows the failure),
   // FAILURE (a revert failed, or never_resolve; rethrows) or SUSPENDED.
   void run();
+  // The same run, one step per RunIterator::next().
+  RunIterator run_iter() { return RunIterator(*this); }
   // Asks a running engine to stop starting atoms; running atoms finish; run() returns with
   // the flow SUSPENDED. Thread-safe.
   void suspend();
@@ -94,7 +140,13 @@ class Engine {
   const EngineOptions& options() const { return options_.options; }
 
  private:
+  friend class RunIterator;
   void change_state(FlowState state);
+  // The steps RunIterator takes.
+  void begin_run();
+  FlowState end_run(FlowState end);
+  void fail_run() noexcept;
+  void reraise_failures();
 
   FlowPtr flow_;
   LoadOptions options_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "caboose/atoms/atom.h"
+#include "caboose/atoms/retry.h"
 #include "caboose/atoms/task.h"
 #include "caboose/core/failure.h"
 #include "caboose/core/states.h"
@@ -89,6 +90,16 @@ class Storage {
   void save_revert(AtomIndex atom, Value result, std::optional<double> progress = std::nullopt);
   void save_revert_failure(AtomIndex atom, Failure failure,
                            std::optional<double> progress = std::nullopt);
+  // Retries. A retry's history is its detail's results, as TaskFlow stores it:
+  // [[result, {atom name: failure dict}], ...]. save_retry_result appends an attempt (state
+  // SUCCESS); save_retry_failure records a failure of the controlled flow in the last attempt;
+  // cleanup_retry_history empties it (a retry reverted for good).
+  void save_retry_result(AtomIndex retry, Value result);
+  void save_retry_failure(AtomIndex retry, const std::string& atom_name, const Failure& failure);
+  RetryHistory retry_history(AtomIndex retry) const;
+  RetryHistory get_retry_history(std::string_view retry_name) const;  // throws NotFound
+  void cleanup_retry_history(AtomIndex retry);
+
   // The execute result of a SUCCESS atom. Throws NotFound (no such atom, or no result: it
   // did not succeed; get_failure() tells what it raised).
   Value get(std::string_view atom_name) const;

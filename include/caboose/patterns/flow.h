@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -46,10 +47,27 @@ class FlowItem {
   std::variant<AtomPtr, FlowPtr> item_;
 };
 
-// A dependency between two items of a flow, by index into items().
+// How far a decider that says "no" reaches, as taskflow.deciders.Depth: ALL (the target and
+// everything after it), FLOW (the target and the atoms after it in the same flow, not entering
+// nested flows or retries), NEIGHBORS (the target and the tasks right after it), ATOM (the
+// target alone).
+enum class DeciderDepth { kAll, kFlow, kNeighbors, kAtom };
+std::string_view to_string(DeciderDepth depth);  // "ALL", "FLOW", "NEIGHBORS", "ATOM"
+// Case-insensitive; throws InvalidArgument naming the value.
+DeciderDepth parse_decider_depth(std::string_view text);
+
+// Decides, when a link's target is about to run, whether it runs. `history` maps the name of
+// each atom the decided links into the target come from to its result (a failure's dict if it
+// failed). Returning false ignores the target (state IGNORE) and, per the link's depth, what
+// follows it.
+using Decider = std::function<bool(const Value& history)>;
+
+// A dependency between two items of a flow, by index into items(), with an optional decider.
 struct FlowLink {
   std::size_t from;
   std::size_t to;
+  Decider decider = nullptr;
+  DeciderDepth depth = DeciderDepth::kAll;
 };
 
 class Flow {

@@ -5,6 +5,7 @@
 // requirement two items could satisfy with AmbiguousDependency naming both.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,9 +24,12 @@ class GraphFlow final : public Flow {
   FlowKind kind() const override { return FlowKind::kGraph; }
   std::vector<FlowLink> links() const override;
 
-  // Makes item `to` run after item `from` (by item name). Throws NotFound for an unknown
-  // name and DependencyFailure (leaving the flow unchanged) if the edge closes a cycle.
-  GraphFlow& link(std::string_view from, std::string_view to);
+  // Makes item `to` run after item `from` (by item name). With a decider, `to` runs only if
+  // the decider says so when `to` is next (see Decider); `depth` says what else is skipped when
+  // it does not. Linking an existing edge again sets its decider. Throws NotFound for an
+  // unknown name and DependencyFailure (leaving the flow unchanged) if the edge closes a cycle.
+  GraphFlow& link(std::string_view from, std::string_view to, Decider decider = nullptr,
+                  DeciderDepth depth = DeciderDepth::kAll);
 
  protected:
   void on_add(const FlowItem& item) override;
@@ -36,6 +40,7 @@ class GraphFlow final : public Flow {
   std::vector<std::size_t> path(std::size_t from, std::size_t to) const;
 
   std::set<std::pair<std::size_t, std::size_t>> edges_;
+  std::map<std::pair<std::size_t, std::size_t>, std::pair<Decider, DeciderDepth>> deciders_;
   std::string pending_name_;  // the item being added (not yet in items())
 };
 
