@@ -66,14 +66,25 @@ class Times final : public Retry {
 };
 
 // The first of `values` not yet tried, or nullopt.
+// The first value not yet tried, each attempt crossing out one equal value (a value listed
+// twice is tried twice), as TaskFlow's sequence_minus.
 std::optional<Value> next_value(const Value& values, const RetryHistory& history) {
-  const std::vector<Value> tried = history.provided();
+  std::vector<const Value*> remaining;
+  remaining.reserve(values.size());
   for (const Value& v : values) {
-    if (std::find(tried.begin(), tried.end(), v) == tried.end()) {
-      return v;
+    remaining.push_back(&v);
+  }
+  for (const Value& tried : history.provided()) {
+    auto it = std::find_if(remaining.begin(), remaining.end(),
+                           [&](const Value* v) { return *v == tried; });
+    if (it != remaining.end()) {
+      remaining.erase(it);
     }
   }
-  return std::nullopt;
+  if (remaining.empty()) {
+    return std::nullopt;
+  }
+  return *remaining.front();
 }
 
 class ForEachBase : public Retry {
@@ -92,7 +103,7 @@ class ForEachBase : public Retry {
       return *v;
     }
     throw NotFound(
-        fmt::format("no elements left in collection of iterable retry controller {}", name()));
+        fmt::format("No elements left in collection of iterable retry controller {}", name()));
   }
 
  private:

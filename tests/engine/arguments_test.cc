@@ -8,15 +8,17 @@
 #include "caboose/engine/engine.h"
 #include "caboose/patterns/linear_flow.h"
 
+#include "engine_cases.h"
+
 namespace caboose::engine {
 namespace {
 
-class ArgumentsPassing : public ::testing::TestWithParam<ExecutorKind> {
+class ArgumentsPassing : public testing::EngineCase {
  protected:
   std::unique_ptr<Engine> make(AtomPtr atom) {
     auto flow = linear_flow("args");
     flow->add(std::move(atom));
-    return load(std::move(flow), {.options = {.executor = GetParam()}});
+    return make_engine(std::move(flow));
   }
 };
 
@@ -158,7 +160,7 @@ TEST(ArgumentsDeclaration, BadDeclarationsAreRefused) {
   EXPECT_THROW((void)task("t", [] { return 1; }, {.provides = {"a", "a"}}), InvalidArgument);
 }
 
-INSTANTIATE_TEST_SUITE_P(Serial, ArgumentsPassing, ::testing::Values(ExecutorKind::kSerial));
+CABOOSE_ON_EVERY_ENGINE(ArgumentsPassing);
 
 }  // namespace
 }  // namespace caboose::engine

@@ -12,10 +12,23 @@
 #include "caboose/patterns/unordered_flow.h"
 #include "caboose/persistence/memory_backend.h"
 
+#include "engine_cases.h"
+
 namespace caboose::engine {
 namespace {
 
 using Log = std::vector<std::string>;
+
+class EngineTest : public testing::EngineCase {
+ protected:
+  // Loads and runs `flow`, returning every stored value (engine::run on this executor).
+  Value run_flow(FlowPtr flow, LoadOptions options = {}) {
+    auto engine = make_engine(std::move(flow), std::move(options));
+    engine->run();
+    return engine->storage().fetch_all();
+  }
+};
+using EngineFencing = EngineTest;
 
 // A task that logs "name" on execute and "name.revert(<result or failure>)" on revert.
 AtomPtr recording(const std::string& name, Log& log, AtomOptions options = {}) {
@@ -49,21 +62,21 @@ AtomPtr failing(const std::string& name, Log& log) {
       });
 }
 
-TEST(EngineTest, LinearFlowRunsInOrderAndStoresResults) {
+TEST_P(EngineTest, LinearFlowRunsInOrderAndStoresResults) {
   Log log;
   auto flow = linear_flow("f");
   flow->add(recording("a", log, {.provides = "x"}), recording("b", log, {.provides = "y"}));
-  const Value results = run(std::move(flow));
+  const Value results = run_flow(std::move(flow));
   EXPECT_EQ(log, (Log{"a", "b"}));
   EXPECT_EQ(results["x"], "a-result");
   EXPECT_EQ(results["y"], "b-result");
 }
 
-TEST(EngineTest, FailureRevertsExecutedAtomsInReverseOrderAndRethrows) {
+TEST_P(EngineTest, FailureRevertsExecutedAtomsInReverseOrderAndRethrows) {
   Log log;
   auto flow = linear_flow("f");
   flow->add(recording("a", log), recording("b", log), failing("c", log), recording("d", log));
-  auto engine = load(std::move(flow));
+  auto engine = make_engine(std::move(flow));
   EXPECT_THROW(engine->run(), std::invalid_argument);
   EXPECT_EQ(log, (Log{"a", "b", "c", "c.revert(failures=1)", "b.revert(\"b-result\")",
                       "a.revert(\"a-result\")"}));
@@ -77,7 +90,7 @@ TEST(EngineTest, FailureRevertsExecutedAtomsInReverseOrderAndRethrows) {
   EXPECT_TRUE(s.get_failure("c")->check<std::invalid_argument>());
 }
 
-TEST(EngineTest, RevertThatThrowsEndsTheFlowInFailure) {
+TEST_P(EngineTest, RevertThatThrowsEndsTheFlowInFailure) {
   Log log;
   auto flow = linear_flow("f");
   flow->add(task(
@@ -86,38 +99,38 @@ TEST(EngineTest, RevertThatThrowsEndsTheFlowInFailure) {
                   throw std::runtime_error("cannot undo");
                 }),
             failing("b", log));
-  auto engine = load(std::move(flow));
+  auto engine = make_engine(std::move(flow));
   EXPECT_THROW(engine->run(), WrappedFailure);
   EXPECT_EQ(engine->state(), FlowState::kFailure);
   EXPECT_EQ(engine->storage().get_atom_state("a"), AtomState::kRevertFailure);
 }
 
-TEST(EngineTest, NeverResolveLeavesTheFlowFailedWithoutRevert) {
+TEST_P(EngineTest, NeverResolveLeavesTheFlowFailedWithoutRevert) {
   Log log;
   auto flow = linear_flow("f");
   flow->add(recording("a", log), failing("b", log));
-  auto engine = load(std::move(flow), {.options = {.never_resolve = true}});
+  auto engine = make_engine(std::move(flow), {.options = {.never_resolve = true}});
   EXPECT_THROW(engine->run(), std::invalid_argument);
   EXPECT_EQ(engine->state(), FlowState::kFailure);
   EXPECT_EQ(log, (Log{"a", "b"}));
   EXPECT_EQ(engine->storage().get_atom_state("a"), AtomState::kSuccess);
 }
 
-TEST(EngineTest, DuplicateAtomNamesAreRefusedAtCompile) {
+TEST_P(EngineTest, DuplicateAtomNamesAreRefusedAtCompile) {
   Log log;
   auto flow = linear_flow("f");
   flow->add(recording("a", log), unordered_flow("u"));
   auto inner = linear_flow("inner");
   inner->add(recording("a", log));
   flow->add(std::move(inner));
-  auto engine = load(std::move(flow));
+  auto engine = make_engine(std::move(flow));
   EXPECT_THROW(engine->compile(), Duplicate);
 }
 
-TEST(EngineTest, MissingRequirementIsNamedAtValidate) {
+TEST_P(EngineTest, MissingRequirementIsNamedAtValidate) {
   auto flow = linear_flow("f");
   flow->add(task("needs", [](int x, int y) { return x + y; }, {.args = {"x", "y"}}));
-  auto engine = load(std::move(flow), {.store = {{"x", 1}}});
+  auto engine = make_engine(std::move(flow), {.store = {{"x", 1}}});
   try {
     engine->validate();
     FAIL() << "expected MissingDependencies";
@@ -127,7 +140,7 @@ TEST(EngineTest, MissingRequirementIsNamedAtValidate) {
   }
 }
 
-TEST(EngineTest, StoreValuesAndProvidersFeedArguments) {
+TEST_P(EngineTest, StoreValuesAndProvidersFeedArguments) {
   auto flow = linear_flow("f");
   flow->add(
       task("add", [](int x, int y) { return x + y; }, {.args = {"x", "y"}, .provides = "total"}));
@@ -138,24 +151,24 @@ TEST(EngineTest, StoreValuesAndProvidersFeedArguments) {
                  {.args = {"total"}, .provides = {"one", "two"}}));
   flow->add(task("use", [](int two, int z) { return two + z; },
                  {.args = {"two", "z"}, .rebind = {{"z", "x"}}, .provides = "out"}));
-  const Value r = run(std::move(flow), {.store = {{"x", 2}, {"y", 3}}});
+  const Value r = run_flow(std::move(flow), {.store = {{"x", 2}, {"y", 3}}});
   EXPECT_EQ(r["total"], 5);
   EXPECT_EQ(r["one"], 5);
   EXPECT_EQ(r["two"], 10);
   EXPECT_EQ(r["out"], 12);
 }
 
-TEST(EngineTest, NearestProviderWins) {
+TEST_P(EngineTest, NearestProviderWins) {
   auto flow = linear_flow("outer");
   flow->add(task("first", [] { return 1; }, {.provides = "x"}));
   auto inner = linear_flow("inner");
   inner->add(task("second", [] { return 2; }, {.provides = "x"}));
   inner->add(task("reader", [](int x) { return x; }, {.args = {"x"}, .provides = "seen"}));
   flow->add(std::move(inner));
-  EXPECT_EQ(run(std::move(flow))["seen"], 2);
+  EXPECT_EQ(run_flow(std::move(flow))["seen"], 2);
 }
 
-TEST(EngineTest, GraphFlowOrdersByInferredDependencies) {
+TEST_P(EngineTest, GraphFlowOrdersByInferredDependencies) {
   Log log;
   auto flow = graph_flow("g");
   flow->add(task("c",
@@ -176,11 +189,11 @@ TEST(EngineTest, GraphFlowOrdersByInferredDependencies) {
                    return 1;
                  },
                  {.provides = "a"}));
-  EXPECT_EQ(run(std::move(flow))["c"], 3);
+  EXPECT_EQ(run_flow(std::move(flow))["c"], 3);
   EXPECT_EQ(log, (Log{"a", "b", "c"}));
 }
 
-TEST(EngineTest, ResumedFlowDoesNotRerunSuccessfulAtoms) {
+TEST_P(EngineTest, ResumedFlowDoesNotRerunSuccessfulAtoms) {
   auto backend = persistence::make_memory_backend();
   Log log;
   auto book = persistence::make_logbook("book");
@@ -192,7 +205,7 @@ TEST(EngineTest, ResumedFlowDoesNotRerunSuccessfulAtoms) {
     flow->add(recording("a", log), recording("b", log));
     return flow;
   };
-  auto first = load(make(), {.backend = backend.get(), .flow_detail = detail});
+  auto first = make_engine(make(), {.backend = backend.get(), .flow_detail = detail});
   first->atom_notifier().register_callback("SUCCESS", [&](std::string_view, const Value& d) {
     if (d["task_name"] == "a") {
       first->suspend();
@@ -201,7 +214,7 @@ TEST(EngineTest, ResumedFlowDoesNotRerunSuccessfulAtoms) {
   first->run();
   EXPECT_EQ(first->state(), FlowState::kSuspended);
   EXPECT_EQ(log, (Log{"a"}));
-  auto second = load(make(), {.backend = backend.get(), .flow_detail = detail});
+  auto second = make_engine(make(), {.backend = backend.get(), .flow_detail = detail});
   second->run();
   EXPECT_EQ(second->state(), FlowState::kSuccess);
   EXPECT_EQ(log, (Log{"a", "b"}));
@@ -211,11 +224,11 @@ TEST(EngineTest, ResumedFlowDoesNotRerunSuccessfulAtoms) {
   EXPECT_EQ(stored.find_by_name("b")->results, "b-result");
 }
 
-TEST(EngineTest, InjectorIsPersistedAsTaskFlowDoes) {
+TEST_P(EngineTest, InjectorIsPersistedAsTaskFlowDoes) {
   auto backend = persistence::make_memory_backend();
   auto flow = linear_flow("f");
   flow->add(task("a", [](int x) { return x; }, {.args = {"x"}}));
-  auto engine = load(std::move(flow), {.store = {{"x", 7}}, .backend = backend.get()});
+  auto engine = make_engine(std::move(flow), {.store = {{"x", 7}}, .backend = backend.get()});
   engine->run();
   const auto stored = backend->get_flow_details(engine->storage().flow_uuid());
   const auto* injector = stored.find_by_name("_TaskFlow_INJECTOR");
@@ -225,11 +238,11 @@ TEST(EngineTest, InjectorIsPersistedAsTaskFlowDoes) {
   EXPECT_EQ(stored.find_by_name("a")->meta["progress"], 1.0);
 }
 
-TEST(EngineTest, NotifiesFlowAndAtomStatesInOrder) {
+TEST_P(EngineTest, NotifiesFlowAndAtomStatesInOrder) {
   Log events;
   auto flow = linear_flow("f");
   flow->add(task("a", [] { return 1; }, {}));
-  auto engine = load(std::move(flow));
+  auto engine = make_engine(std::move(flow));
   engine->notifier().register_callback(
       std::string(Notifier::kAny), [&](std::string_view s, const Value& d) {
         events.push_back("flow:" + std::string(s) + ":" + d["flow_name"].get<std::string>());
@@ -241,16 +254,10 @@ TEST(EngineTest, NotifiesFlowAndAtomStatesInOrder) {
   EXPECT_EQ(events, (Log{"flow:RUNNING:f", "atom:RUNNING", "atom:SUCCESS", "flow:SUCCESS:f"}));
 }
 
-}  // namespace
-}  // namespace caboose::engine
-
-namespace caboose::engine {
-namespace {
-
 // A conductor that lost its claim can never write: once a newer claim fences the flow
 // detail, the engine's next save is refused and the run stops with StaleClaim, leaving what
 // the newer owner sees untouched.
-TEST(EngineFencing, StaleClaimStopsTheRunAndWritesNothing) {
+TEST_P(EngineFencing, StaleClaimStopsTheRunAndWritesNothing) {
   auto backend = persistence::make_memory_backend();
   persistence::LogBook book = persistence::make_logbook("b");
   persistence::FlowDetail detail = persistence::make_flow_detail("fenced");
@@ -267,8 +274,8 @@ TEST(EngineFencing, StaleClaimStopsTheRunAndWritesNothing) {
     return 1;
   }));
   flow->add(recording("c", log));
-  auto engine =
-      load(std::move(flow), {.backend = backend.get(), .flow_detail = detail, .fence_token = 1});
+  auto engine = make_engine(std::move(flow),
+                            {.backend = backend.get(), .flow_detail = detail, .fence_token = 1});
   EXPECT_THROW(engine->run(), StaleClaim);
   EXPECT_EQ(log, (Log{"a", "taken-over"}));  // "c" never started
 
@@ -278,6 +285,9 @@ TEST(EngineFencing, StaleClaimStopsTheRunAndWritesNothing) {
   EXPECT_EQ(stored.find_by_name("c")->state, AtomState::kPending);
   EXPECT_EQ(stored.state, FlowState::kRunning);
 }
+
+CABOOSE_ON_EVERY_ENGINE(EngineTest);
+CABOOSE_ON_EVERY_ENGINE(EngineFencing);
 
 }  // namespace
 }  // namespace caboose::engine
