@@ -93,6 +93,22 @@ void Engine::prepare() {
   }
 }
 
+void Engine::reset() {
+  prepare();
+  runtime_->reset_all();
+  const FlowState old = storage_->flow_state();
+  if (old == FlowState::kPending) {
+    return;
+  }
+  // Forced: a reset is asked for explicitly, whatever state the last run ended in.
+  storage_->set_flow_state(FlowState::kPending);
+  notifier_.notify_lazy(to_string(FlowState::kPending), [&] {
+    return Value{{"flow_name", storage_->flow_name()},
+                 {"flow_uuid", storage_->flow_uuid()},
+                 {"old_state", to_string(old)}};
+  });
+}
+
 void Engine::validate() {
   prepare();
   runtime_->validate();

@@ -127,8 +127,8 @@ void Runtime::validate() {
   for (NodeId id : compilation_.atoms) {
     std::vector<std::string> names;
     for (const Argument& a : arguments_[id]) {
-      if (a.optional || a.provider || storage_.injected_arg(index_[id], a.source) != nullptr ||
-          storage_.injected(a.source)) {
+      if (a.optional || !a.providers.empty() ||
+          storage_.injected_arg(index_[id], a.source) != nullptr || storage_.injected(a.source)) {
         continue;
       }
       names.push_back(a.source);
@@ -180,7 +180,9 @@ bool Runtime::exec_done(NodeId n) const {
 }
 
 bool Runtime::revert_clear(NodeId n) const {
-  if (!is_atom(n)) {
+  // An atom a decider ignored is transparent, as flow entries and exits are: what runs before
+  // it reverts only once what runs after it has.
+  if (!is_atom(n) || state_[n] == AtomState::kIgnore) {
     return revert_wait_[n] == 0;
   }
   return in_flight_[n] == 0 &&
@@ -263,7 +265,7 @@ void Runtime::on_reverted(NodeId done) {
       if (revert_wait_[p] == 0 || --revert_wait_[p] != 0) {
         continue;
       }
-      if (!is_atom(p)) {
+      if (!is_atom(p) || state_[p] == AtomState::kIgnore) {
         stack.push_back(p);
       } else if (ready_to_revert(p)) {
         ready_.emplace_back(p, Work::kRevert);
@@ -760,9 +762,18 @@ Value Runtime::arguments(NodeId n, bool for_revert) {
       args[a.arg] = std::move(*v);
       continue;
     }
-    if (a.provider) {
+    if (!a.providers.empty()) {
+      // The nearest provider not ignored by a decider (TaskFlow skips IGNORE providers).
+      const Provider* from = &a.providers.front();
+      for (std::size_t i = 0; a.providers.size() > 1 && i < a.providers.size(); ++i) {
+        const Provider& p = a.providers[i];
+        if (!p.atom || storage_.atom_state(*p.atom) != AtomState::kIgnore) {
+          from = &p;
+          break;
+        }
+      }
       try {
-        args[a.arg] = storage_.provided_value(*a.provider, a.source);
+        args[a.arg] = storage_.provided_value(*from, a.source);
         continue;
       } catch (const Error&) {
         if (!a.optional && !for_revert) {

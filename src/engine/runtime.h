@@ -73,7 +73,7 @@ class Runtime {
     std::string arg;
     std::string source;
     bool optional;
-    std::optional<Provider> provider;
+    std::vector<Provider> providers;  // nearest first (see ScopeResolver::resolve)
   };
   // How a failure is resolved, as completer.py's strategies.
   enum class Strategy : std::uint8_t { kUndefined, kRevertAll, kRevert, kRevertAndRetry };

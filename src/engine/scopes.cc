@@ -1,5 +1,7 @@
 #include "engine/scopes.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "caboose/core/errors.h"
@@ -91,8 +93,9 @@ bool ScopeResolver::runs_before(NodeId a, NodeId b) {
   return locate(a, b).has_value();
 }
 
-std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& name,
-                                               const std::vector<Provider>& candidates) {
+std::vector<Provider> ScopeResolver::resolve(NodeId atom, const std::string& name,
+                                             const std::vector<Provider>& candidates) {
+  std::vector<std::pair<Rank, Provider>> located;
   std::optional<Provider> best;
   std::optional<Rank> best_rank;
   NodeId best_node = 0;
@@ -110,6 +113,7 @@ std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& n
     if (!rank) {
       continue;
     }
+    located.emplace_back(*rank, p);
     const bool nearer = !best_rank || rank->depth > best_rank->depth ||
                         (rank->depth == best_rank->depth && rank->item > best_rank->item);
     const bool same = best_rank && rank->depth == best_rank->depth && rank->item == best_rank->item;
@@ -131,7 +135,20 @@ std::optional<Provider> ScopeResolver::resolve(NodeId atom, const std::string& n
         compilation_.nodes[atom].atom->name(), name, compilation_.nodes[best_node].atom->name(),
         compilation_.nodes[tied].atom->name()));
   }
-  return best;
+  if (!best) {
+    return {};
+  }
+  // The nearest first, then the others of its scope, nearest first (read when the nearer ones
+  // were ignored, as TaskFlow's storage skips IGNORE providers).
+  std::vector<Provider> out{*best};
+  std::stable_sort(located.begin(), located.end(),
+                   [](const auto& a, const auto& b) { return a.first.item > b.first.item; });
+  for (const auto& [rank, p] : located) {
+    if (rank.depth == best_rank->depth && !(p.atom == best->atom && p.index == best->index)) {
+      out.push_back(p);
+    }
+  }
+  return out;
 }
 
 }  // namespace caboose::engine

@@ -21,10 +21,11 @@ class ScopeResolver {
   // `storage_index[n]` is the storage index of atom node n (ignored for other nodes).
   ScopeResolver(const Compilation& compilation, std::vector<AtomIndex> storage_index);
 
-  // The provider of `name` visible to atom node `atom`, or nullopt. Throws AmbiguousDependency
-  // if two providers are equally near and neither runs before the other.
-  std::optional<Provider> resolve(NodeId atom, const std::string& name,
-                                  const std::vector<Provider>& candidates);
+  // The providers of `name` visible to atom node `atom`: the nearest first, then the others in
+  // its scope, nearest first; empty if none. Throws AmbiguousDependency if two providers are
+  // equally near and neither runs before the other.
+  std::vector<Provider> resolve(NodeId atom, const std::string& name,
+                                const std::vector<Provider>& candidates);
 
  private:
   struct Rank {

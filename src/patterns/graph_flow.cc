@@ -88,6 +88,9 @@ GraphFlow& GraphFlow::link(std::string_view from, std::string_view to, Decider d
 void GraphFlow::on_add(const FlowItem& item) {
   // As taskflow/patterns/graph_flow.py add(): link the new item after the one provider of
   // each name it needs, and before every existing item still waiting for a name it provides.
+  if (!resolve_) {
+    return;
+  }
   const std::size_t added = size();
   const std::set<std::string> retry_provides =
       retry() != nullptr ? retry()->provides() : std::set<std::string>{};

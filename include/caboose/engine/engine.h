@@ -122,6 +122,9 @@ class Engine {
   // Runs (or resumes) the flow to its end: SUCCESS, REVERTED (rethrows the failure),
   // FAILURE (a revert failed, or never_resolve; rethrows) or SUSPENDED.
   void run();
+  // Puts every atom back to PENDING with results cleared and the flow to PENDING, so the next
+  // run() starts over (TaskFlow's reset). Not while running.
+  void reset();
   // The same run, one step per RunIterator::next().
   RunIterator run_iter() { return RunIterator(*this); }
   // Asks a running engine to stop starting atoms; running atoms finish; run() returns with

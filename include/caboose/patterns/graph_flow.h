@@ -31,6 +31,21 @@ class GraphFlow final : public Flow {
   GraphFlow& link(std::string_view from, std::string_view to, Decider decider = nullptr,
                   DeciderDepth depth = DeciderDepth::kAll);
 
+  // Adds items without inferring edges from what they require and provide (TaskFlow's
+  // add(..., resolve_requires=False)): only link() orders them.
+  template <class... Items>
+  GraphFlow& add_unresolved(Items&&... items) {
+    resolve_ = false;
+    try {
+      add(std::forward<Items>(items)...);
+    } catch (...) {
+      resolve_ = true;
+      throw;
+    }
+    resolve_ = true;
+    return *this;
+  }
+
  protected:
   void on_add(const FlowItem& item) override;
 
@@ -42,6 +57,7 @@ class GraphFlow final : public Flow {
   std::set<std::pair<std::size_t, std::size_t>> edges_;
   std::map<std::pair<std::size_t, std::size_t>, std::pair<Decider, DeciderDepth>> deciders_;
   std::string pending_name_;  // the item being added (not yet in items())
+  bool resolve_ = true;       // infer edges for the item being added
 };
 
 [[nodiscard]] inline std::unique_ptr<GraphFlow> graph_flow(std::string name,
