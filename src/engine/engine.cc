@@ -1,6 +1,7 @@
 #include "caboose/engine/engine.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -280,7 +281,7 @@ EngineOptions EngineOptions::from_value(const Value& options) {
             "engine option '{}' must be \"serial\" or \"parallel\", got {}", key, v.dump()));
       }
     } else if (key == "max_workers") {
-      if (!v.is_number_unsigned()) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
         throw InvalidArgument(fmt::format(
             "engine option 'max_workers' must be a non-negative integer, got {}", v.dump()));
       }

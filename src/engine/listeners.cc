@@ -69,6 +69,8 @@ spdlog::level::level_enum to_spdlog(LoggingListener::Level level) {
       return spdlog::level::info;
     case LoggingListener::Level::kWarn:
       return spdlog::level::warn;
+    case LoggingListener::Level::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::debug;
 }
@@ -117,11 +119,11 @@ void Listener::deregister() {
 
 // LoggingListener
 
-LoggingListener::LoggingListener(Engine& engine, Level level, std::string logger_name,
-                                 ListenFor listen_for)
-    : Listener(engine, std::move(listen_for)),
-      level_(level),
-      logger_name_(std::move(logger_name)) {}
+LoggingListener::LoggingListener(Engine& engine, Options options)
+    : Listener(engine, std::move(options.listen_for)),
+      level_(options.level),
+      failure_level_(options.failure_level),
+      logger_name_(std::move(options.logger)) {}
 
 LoggingListener::~LoggingListener() {
   deregister();
@@ -140,7 +142,7 @@ spdlog::logger& logger_named(const std::string& name) {
 
 void LoggingListener::on_flow(FlowState state, const Value& details) {
   const auto level = state == FlowState::kReverted || state == FlowState::kFailure
-                         ? spdlog::level::warn
+                         ? to_spdlog(failure_level_)
                          : to_spdlog(level_);
   logger_named(logger_name_).log(level, "{}", flow_line(state, details));
 }
@@ -155,7 +157,7 @@ void LoggingListener::on_retry(AtomState state, const Value& details) {
 
 void LoggingListener::log_atom(std::string_view kind, std::string_view name_key, AtomState state,
                                const Value& details) {
-  const auto level = is_failure_state(state) ? spdlog::level::warn : to_spdlog(level_);
+  const auto level = is_failure_state(state) ? to_spdlog(failure_level_) : to_spdlog(level_);
   logger_named(logger_name_).log(level, "{}", atom_line(kind, name_key, state, details));
 }
 

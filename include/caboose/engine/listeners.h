@@ -66,14 +66,21 @@ class Listener {
   std::vector<Notifier::Handle> atom_handles_;
 };
 
-// Logs every transition through spdlog (the library's "caboose" logger, or `logger_name`), as
-// TaskFlow's DynamicLoggingListener: transitions at `level`, failures (FAILURE,
-// REVERT_FAILURE, REVERTED flows) at warning with the failure.
+// Logs every transition through spdlog, as TaskFlow's DynamicLoggingListener: transitions at
+// `level`; failures (an atom's FAILURE or REVERT_FAILURE, a flow ending REVERTED or FAILURE) at
+// `failure_level`, with the failure. Logs to the library's "caboose" logger unless `logger`
+// names a registered spdlog logger.
 class LoggingListener final : public Listener {
  public:
-  enum class Level { kTrace, kDebug, kInfo, kWarn };
-  explicit LoggingListener(Engine& engine, Level level = Level::kDebug,
-                           std::string logger_name = {}, ListenFor listen_for = {});
+  enum class Level { kTrace, kDebug, kInfo, kWarn, kError };
+  struct Options {
+    Level level = Level::kDebug;
+    Level failure_level = Level::kWarn;
+    std::string logger = {};
+    ListenFor listen_for = {};
+  };
+  explicit LoggingListener(Engine& engine, Options options);
+  explicit LoggingListener(Engine& engine) : LoggingListener(engine, Options{}) {}
   ~LoggingListener() override;
 
  private:
@@ -83,6 +90,7 @@ class LoggingListener final : public Listener {
   void log_atom(std::string_view kind, std::string_view name_key, AtomState state,
                 const Value& details);
   Level level_;
+  Level failure_level_;
   std::string logger_name_;
 };
 
