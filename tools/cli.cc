@@ -16,10 +16,13 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(0, 1);
   spdlog::set_level(spdlog::level::warn);
 
-  bool json = false;
+  DemoOptions demo_options;
   CLI::App* demo =
       app.add_subcommand("demo", "Run the example order flow (a task fails and is reverted)");
-  demo->add_flag("--json", json, "Print the summary as JSON");
+  demo->add_flag("--json", demo_options.json, "Print the summary as JSON");
+  demo->add_flag("--dot", demo_options.dot,
+                 "Print the flow as Graphviz dot, coloured by the states it ended in")
+      ->excludes("--json");
 
   try {
     app.parse(argc, argv);
@@ -28,7 +31,7 @@ int run_cli(int argc, char** argv) {
   }
   try {
     if (*demo) {
-      return run_demo(std::cout, json);
+      return run_demo(std::cout, demo_options);
     }
     std::cout << app.help();
     return 0;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "caboose/atoms/functor_task.h"
+#include "caboose/engine/dot.h"
 #include "caboose/engine/engine.h"
 #include "caboose/patterns/linear_flow.h"
 
@@ -58,11 +59,12 @@ FlowPtr make_order_flow(std::vector<std::string>& effects) {
 
 }  // namespace
 
-int run_demo(std::ostream& out, bool json) {
+int run_demo(std::ostream& out, DemoOptions options) {
+  const bool json = options.json;
   std::vector<std::string> effects;
   auto engine = engine::load(make_order_flow(effects),
                              {.store = {{"sku", "widget"}, {"qty", 3}, {"price", 9.5}}});
-  if (!json) {
+  if (!json && !options.dot) {
     engine->notifier().register_callback(std::string(Notifier::kAny), [&out](std::string_view state,
                                                                              const Value& details) {
       out << fmt::format("flow  {:<10} (was {})\n", state, details["old_state"].get<std::string>());
@@ -87,7 +89,9 @@ int run_demo(std::ostream& out, bool json) {
   for (const char* name : {"reserve_stock", "charge_card", "ship"}) {
     summary["atoms"][name] = to_string(engine->storage().get_atom_state(name));
   }
-  if (json) {
+  if (options.dot) {
+    out << engine::to_dot(*engine);
+  } else if (json) {
     out << summary.dump(2) << "\n";
   } else {
     out << "\nwhat happened:\n";

@@ -4,7 +4,11 @@
 #include <ostream>
 
 namespace caboose::cli {
+struct DemoOptions {
+  bool json = false;  // the summary as JSON instead of the transitions and a summary
+  bool dot = false;   // the flow, coloured by the states it ended in, as Graphviz dot
+};
 // Prints every flow and atom state change and a summary to `out`. Returns the exit code:
 // 0 when the flow failed and was reverted as designed.
-int run_demo(std::ostream& out, bool json);
+int run_demo(std::ostream& out, DemoOptions options);
 }  // namespace caboose::cli

@@ -122,6 +122,18 @@ std::set<std::string> Flow::requirements() const {
   return required;
 }
 
+std::string_view to_string(FlowKind kind) {
+  switch (kind) {
+    case FlowKind::kLinear:
+      return "linear";
+    case FlowKind::kUnordered:
+      return "unordered";
+    case FlowKind::kGraph:
+      return "graph";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(DeciderDepth depth) {
   switch (depth) {
     case DeciderDepth::kAll:

@@ -25,6 +25,7 @@ class Flow;
 using FlowPtr = std::unique_ptr<Flow>;
 
 enum class FlowKind { kLinear, kUnordered, kGraph };
+std::string_view to_string(FlowKind kind);  // "linear", "unordered", "graph"
 
 // One item of a flow: an atom or a nested flow.
 class FlowItem {
