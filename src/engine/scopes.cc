@@ -34,29 +34,68 @@ const std::vector<std::pair<ScopeId, std::int64_t>>& ScopeResolver::chain(NodeId
   return it->second;
 }
 
-bool ScopeResolver::item_reaches(ScopeId scope, std::int64_t from, std::int64_t to) {
-  auto [it, added] = reach_.try_emplace(scope);
-  const Flow& flow = *compilation_.scopes[scope].flow;
+bool ScopeResolver::item_reaches(ScopeId scope, std::int64_t from_item, std::int64_t to_item) {
+  auto [it, added] = graphs_.try_emplace(scope);
+  GraphIndex& g = it->second;
   if (added) {
+    // Predecessor lists and a topological position per item (Kahn), built once per scope.
+    const Flow& flow = *compilation_.scopes[scope].flow;
     const std::size_t n = flow.size();
+    g.preds.resize(n);
     std::vector<std::vector<std::size_t>> succs(n);
+    std::vector<std::size_t> waiting(n, 0);
     for (const FlowLink& l : flow.links()) {
+      g.preds[l.to].push_back(l.from);
       succs[l.from].push_back(l.to);
+      ++waiting[l.to];
     }
-    it->second.assign(n, std::vector<bool>(n, false));
-    for (std::size_t start = 0; start < n; ++start) {
-      std::vector<std::size_t> stack = succs[start];
-      while (!stack.empty()) {
-        const std::size_t s = stack.back();
-        stack.pop_back();
-        if (!it->second[start][s]) {
-          it->second[start][s] = true;
-          stack.insert(stack.end(), succs[s].begin(), succs[s].end());
+    g.position.assign(n, 0);
+    g.mark.assign(n, 0);
+    std::vector<std::size_t> ready;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (waiting[i] == 0) {
+        ready.push_back(i);
+      }
+    }
+    std::size_t next = 0;
+    while (!ready.empty()) {
+      const std::size_t i = ready.back();
+      ready.pop_back();
+      g.position[i] = next++;
+      for (std::size_t s : succs[i]) {
+        if (--waiting[s] == 0) {
+          ready.push_back(s);
         }
       }
     }
   }
-  return it->second[static_cast<std::size_t>(from)][static_cast<std::size_t>(to)];
+  const auto from = static_cast<std::size_t>(from_item);
+  const auto to = static_cast<std::size_t>(to_item);
+  if (g.position[from] >= g.position[to]) {
+    return false;
+  }
+  // Backwards from `to`, only through items placed after `from`: what a provider close to its
+  // consumer costs is the distance between them, not the size of the flow.
+  if (++g.epoch == 0) {
+    std::fill(g.mark.begin(), g.mark.end(), 0);
+    g.epoch = 1;
+  }
+  std::vector<std::size_t> stack{to};
+  g.mark[to] = g.epoch;
+  while (!stack.empty()) {
+    const std::size_t n = stack.back();
+    stack.pop_back();
+    for (std::size_t p : g.preds[n]) {
+      if (p == from) {
+        return true;
+      }
+      if (g.mark[p] != g.epoch && g.position[p] > g.position[from]) {
+        g.mark[p] = g.epoch;
+        stack.push_back(p);
+      }
+    }
+  }
+  return false;
 }
 
 std::optional<ScopeResolver::Rank> ScopeResolver::locate(NodeId provider, NodeId atom) {

@@ -37,7 +37,8 @@ class ScopeResolver {
   std::optional<Rank> locate(NodeId provider, NodeId atom);
   // Whether node `a` always runs before node `b`.
   bool runs_before(NodeId a, NodeId b);
-  // Whether item `from` of graph scope `scope` reaches item `to`.
+  // Whether item `from` of graph scope `scope` reaches item `to` (a search bounded by the
+  // items' topological positions).
   bool item_reaches(ScopeId scope, std::int64_t from, std::int64_t to);
   // (scope, item) pairs from the node's own scope up to the root.
   const std::vector<std::pair<ScopeId, std::int64_t>>& chain(NodeId node);
@@ -46,7 +47,13 @@ class ScopeResolver {
   std::vector<AtomIndex> storage_index_;
   std::unordered_map<AtomIndex, NodeId> node_of_;
   std::unordered_map<NodeId, std::vector<std::pair<ScopeId, std::int64_t>>> chains_;
-  std::unordered_map<ScopeId, std::vector<std::vector<bool>>> reach_;
+  struct GraphIndex {
+    std::vector<std::vector<std::size_t>> preds;  // per item of the graph flow
+    std::vector<std::size_t> position;            // topological
+    std::vector<std::uint32_t> mark;              // visited in search number `epoch`
+    std::uint32_t epoch = 0;
+  };
+  std::unordered_map<ScopeId, GraphIndex> graphs_;
 };
 
 }  // namespace caboose::engine

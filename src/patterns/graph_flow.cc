@@ -22,6 +22,10 @@ std::vector<FlowLink> GraphFlow::links() const {
   return links;
 }
 
+const std::string& GraphFlow::item_name(std::size_t i) const {
+  return i < size() ? items()[i].name() : pending_name_;
+}
+
 std::vector<std::size_t> GraphFlow::path(std::size_t from, std::size_t to) const {
   // Depth-first search remembering parents, so the path can be named.
   std::map<std::size_t, std::size_t> parent;
@@ -38,34 +42,171 @@ std::vector<std::size_t> GraphFlow::path(std::size_t from, std::size_t to) const
       std::reverse(found.begin(), found.end());
       return found;
     }
-    for (auto it = edges_.lower_bound({node, 0}); it != edges_.end() && it->first == node; ++it) {
-      if (parent.emplace(it->second, node).second) {
-        stack.push_back(it->second);
+    for (std::size_t next : succs_[node]) {
+      if (parent.emplace(next, node).second) {
+        stack.push_back(next);
       }
     }
   }
   return {};
 }
 
-void GraphFlow::add_edge_checked(std::size_t from, std::size_t to) {
-  auto name_of = [&](std::size_t i) -> const std::string& {
-    return i < size() ? items()[i].name() : pending_name_;
+bool GraphFlow::reorder(std::size_t from, std::size_t to) {
+  if (order_[from] < order_[to]) {
+    return true;
+  }
+  const std::size_t lower = order_[to];
+  const std::size_t upper = order_[from];
+  std::vector<std::size_t> forward;
+  std::vector<std::size_t> backward;
+  const auto unmark = [&] {
+    for (std::size_t n : forward) {
+      mark_[n] = 0;
+    }
+    for (std::size_t n : backward) {
+      mark_[n] = 0;
+    }
   };
+  // What `to` reaches among the positions up to `from`'s: reaching `from` is a cycle.
+  std::vector<std::size_t> stack{to};
+  mark_[to] = 1;
+  while (!stack.empty()) {
+    const std::size_t n = stack.back();
+    stack.pop_back();
+    forward.push_back(n);
+    for (std::size_t s : succs_[n]) {
+      if (s == from) {
+        unmark();
+        for (std::size_t m : stack) {
+          mark_[m] = 0;
+        }
+        return false;
+      }
+      if (mark_[s] == 0 && order_[s] < upper) {
+        mark_[s] = 1;
+        stack.push_back(s);
+      }
+    }
+  }
+  // What reaches `from` among the positions from `to`'s up.
+  stack.push_back(from);
+  mark_[from] = 1;
+  while (!stack.empty()) {
+    const std::size_t n = stack.back();
+    stack.pop_back();
+    backward.push_back(n);
+    for (std::size_t p : preds_[n]) {
+      if (mark_[p] == 0 && order_[p] > lower) {
+        mark_[p] = 1;
+        stack.push_back(p);
+      }
+    }
+  }
+  unmark();
+  // The positions they held, reassigned: first what reaches `from`, then what `to` reaches,
+  // each group keeping its relative order.
+  const auto by_order = [&](std::size_t a, std::size_t b) { return order_[a] < order_[b]; };
+  std::sort(backward.begin(), backward.end(), by_order);
+  std::sort(forward.begin(), forward.end(), by_order);
+  std::vector<std::size_t> positions;
+  positions.reserve(backward.size() + forward.size());
+  for (std::size_t n : backward) {
+    positions.push_back(order_[n]);
+  }
+  for (std::size_t n : forward) {
+    positions.push_back(order_[n]);
+  }
+  std::sort(positions.begin(), positions.end());
+  std::size_t i = 0;
+  for (std::size_t n : backward) {
+    order_[n] = positions[i++];
+  }
+  for (std::size_t n : forward) {
+    order_[n] = positions[i++];
+  }
+  return true;
+}
+
+void GraphFlow::add_edge_checked(std::size_t from, std::size_t to) {
   if (from == to) {
     throw DependencyFailure(
-        fmt::format("graph flow '{}': linking '{}' to itself is a cycle", name(), name_of(from)));
+        fmt::format("graph flow '{}': linking '{}' to itself is a cycle", name(), item_name(from)));
   }
-  if (const std::vector<std::size_t> back = path(to, from); !back.empty()) {
+  if (edges_.count({from, to}) != 0) {
+    return;
+  }
+  if (!reorder(from, to)) {
     std::string cycle;
-    for (std::size_t n : back) {
-      cycle += name_of(n) + " -> ";
+    for (std::size_t n : path(to, from)) {
+      cycle += item_name(n) + " -> ";
     }
-    cycle += name_of(to);
+    cycle += item_name(to);
     throw DependencyFailure(
         fmt::format("graph flow '{}': linking '{}' to '{}' would make a cycle: {}", name(),
-                    name_of(from), name_of(to), cycle));
+                    item_name(from), item_name(to), cycle));
   }
   edges_.emplace(from, to);
+  succs_[from].push_back(to);
+  preds_[to].push_back(from);
+}
+
+void GraphFlow::remove_edge(std::size_t from, std::size_t to) {
+  if (edges_.erase({from, to}) == 0) {
+    return;
+  }
+  // Removing an edge never breaks the topological order.
+  std::erase(succs_[from], to);
+  std::erase(preds_[to], from);
+}
+
+void GraphFlow::forget_met_requirements(std::size_t from, std::size_t to) {
+  if (waiting_.empty()) {
+    return;
+  }
+  // The waiting names `from` and its ancestors provide.
+  std::set<std::string> met;
+  std::vector<std::size_t> seen;
+  std::vector<std::size_t> stack{from};
+  mark_[from] = 1;
+  while (!stack.empty()) {
+    const std::size_t n = stack.back();
+    stack.pop_back();
+    seen.push_back(n);
+    for (const std::string& provided : n < size() ? items()[n].provides() : pending_provides_) {
+      if (waiting_.count(provided) != 0) {
+        met.insert(provided);
+      }
+    }
+    for (std::size_t p : preds_[n]) {
+      if (mark_[p] == 0) {
+        mark_[p] = 1;
+        stack.push_back(p);
+      }
+    }
+  }
+  for (std::size_t n : seen) {
+    mark_[n] = 0;
+  }
+  if (met.empty()) {
+    return;
+  }
+  // Met for `to` and everything after it.
+  std::set<std::size_t> after;
+  stack.push_back(to);
+  while (!stack.empty()) {
+    const std::size_t n = stack.back();
+    stack.pop_back();
+    if (after.insert(n).second) {
+      stack.insert(stack.end(), succs_[n].begin(), succs_[n].end());
+    }
+  }
+  for (const std::string& name : met) {
+    auto it = waiting_.find(name);
+    std::erase_if(it->second, [&](std::size_t n) { return after.count(n) != 0; });
+    if (it->second.empty()) {
+      waiting_.erase(it);
+    }
+  }
 }
 
 GraphFlow& GraphFlow::link(std::string_view from, std::string_view to, Decider decider,
@@ -79,6 +220,7 @@ GraphFlow& GraphFlow::link(std::string_view from, std::string_view to, Decider d
     throw NotFound(fmt::format("graph flow '{}' has no item '{}' to link to", name(), to));
   }
   add_edge_checked(*u, *v);
+  forget_met_requirements(*u, *v);
   if (decider) {
     deciders_[{*u, *v}] = {std::move(decider), depth};
   }
@@ -88,64 +230,82 @@ GraphFlow& GraphFlow::link(std::string_view from, std::string_view to, Decider d
 void GraphFlow::on_add(const FlowItem& item) {
   // As taskflow/patterns/graph_flow.py add(): link the new item after the one provider of
   // each name it needs, and before every existing item still waiting for a name it provides.
-  if (!resolve_) {
-    return;
-  }
   const std::size_t added = size();
-  const std::set<std::string> retry_provides =
-      retry() != nullptr ? retry()->provides() : std::set<std::string>{};
-  const auto saved = edges_;
+  if (succs_.size() <= added) {
+    succs_.resize(added + 1);
+    preds_.resize(added + 1);
+    order_.resize(added + 1);
+    mark_.resize(added + 1, 0);
+  }
+  succs_[added].clear();
+  preds_[added].clear();
+  order_[added] = next_order_++;
   pending_name_ = item.name();
+  pending_provides_ = item.provides();
+  std::set<std::string> requires_ = item.requirements();
+  if (const Retry* r = retry()) {
+    for (const std::string& name : r->provides()) {
+      requires_.erase(name);
+    }
+  }
+  std::vector<std::string> unmet;  // requirements nothing provides yet
+  std::vector<std::pair<std::size_t, std::size_t>> linked;
   try {
-    // What each existing item still needs after its ancestors' provides.
-    std::vector<std::set<std::string>> unsatisfied(added);
-    for (std::size_t i = 0; i < added; ++i) {
-      std::set<std::string> available = retry_provides;
-      for (std::size_t j = 0; j < added; ++j) {
-        if (j != i && !path(j, i).empty()) {
-          available.merge(items()[j].provides());
+    if (resolve_) {
+      for (const std::string& needed : requires_) {
+        const auto p = providers_.find(needed);
+        if (p == providers_.end()) {
+          unmet.push_back(needed);
+          continue;
+        }
+        if (p->second.size() > 1) {
+          std::string names;
+          for (std::size_t i : p->second) {
+            names += (names.empty() ? "'" : ", '") + items()[i].name() + "'";
+          }
+          throw AmbiguousDependency(fmt::format(
+              "graph flow '{}': adding '{}' is ambiguous: [{}] all provide '{}', which it "
+              "requires",
+              name(), item.name(), names, needed));
+        }
+        add_edge_checked(p->second.front(), added);
+        linked.emplace_back(p->second.front(), added);
+      }
+      for (const std::string& provided : pending_provides_) {
+        const auto w = waiting_.find(provided);
+        if (w == waiting_.end()) {
+          continue;
+        }
+        for (std::size_t requiree : w->second) {
+          add_edge_checked(added, requiree);
+          linked.emplace_back(added, requiree);
         }
       }
-      for (const std::string& name : items()[i].requirements()) {
-        if (available.count(name) == 0) {
-          unsatisfied[i].insert(name);
-        }
-      }
-    }
-    for (const std::string& needed : item.requirements()) {
-      if (retry_provides.count(needed) != 0) {
-        continue;
-      }
-      std::vector<std::size_t> providers;
-      for (std::size_t i = 0; i < added; ++i) {
-        if (items()[i].provides().count(needed) != 0) {
-          providers.push_back(i);
-        }
-      }
-      if (providers.size() > 1) {
-        std::string names;
-        for (std::size_t p : providers) {
-          names += (names.empty() ? "'" : ", '") + items()[p].name() + "'";
-        }
-        throw AmbiguousDependency(fmt::format(
-            "graph flow '{}': adding '{}' is ambiguous: [{}] all provide '{}', which it requires",
-            name(), item.name(), names, needed));
-      }
-      if (providers.size() == 1) {
-        add_edge_checked(providers.front(), added);
-      }
-    }
-    for (const std::string& provided : item.provides()) {
-      for (std::size_t i = 0; i < added; ++i) {
-        if (unsatisfied[i].count(provided) != 0) {
-          add_edge_checked(added, i);
-          unsatisfied[i].erase(provided);
-        }
-      }
+    } else {
+      unmet.assign(requires_.begin(), requires_.end());
     }
   } catch (...) {
-    edges_ = saved;  // the flow is left as it was
+    for (const auto& [from, to] : linked) {  // the flow is left as it was
+      remove_edge(from, to);
+    }
     throw;
+  }
+  // Committed: record what the item provides and still waits for.
+  if (resolve_) {
+    for (const std::string& provided : pending_provides_) {
+      waiting_.erase(provided);
+    }
+  }
+  for (const std::string& name : unmet) {
+    waiting_[name].push_back(added);
+  }
+  for (const std::string& provided : pending_provides_) {
+    providers_[provided].push_back(added);
+  }
+  for (const auto& [from, to] : linked) {
+    if (from == added) {
+      forget_met_requirements(from, to);
+    }
   }
 }
 

@@ -87,6 +87,58 @@ TEST(GraphFlowTest, LinkToUnknownItemIsNotFound) {
   EXPECT_THROW(flow->link("a", "nope"), NotFound);
 }
 
+TEST(GraphFlowTest, CycleMadeByAnAddIsRefusedAndLeavesTheFlowAsItWas) {
+  auto flow = graph_flow("g");
+  flow->add(needs("task1", {"c"}, "a"), needs("task2", {"a"}, "b"));
+  EXPECT_THROW(flow->add(needs("task3", {"b"}, "c")), DependencyFailure);
+  EXPECT_EQ(flow->size(), 2U);
+  ASSERT_EQ(flow->links().size(), 1U);
+  EXPECT_EQ(flow->requirements(), (Names{"c"}));
+  // Still usable: a provider of "c" with no requirement links in.
+  flow->add(needs("source", {}, "c"));
+  EXPECT_EQ(flow->links().size(), 2U);
+  EXPECT_TRUE(flow->requirements().empty());
+}
+
+TEST(GraphFlowTest, ChainOfProvidesIsLinkedInOrder) {
+  auto flow = graph_flow("g");
+  flow->add(needs("task1", {}, "a"), needs("task2", {"a"}, "c"), needs("task3", {"c"}));
+  std::set<std::pair<std::string, std::string>> links;
+  for (const FlowLink& l : flow->links()) {
+    links.emplace(flow->items()[l.from].name(), flow->items()[l.to].name());
+  }
+  EXPECT_EQ(links, (std::set<std::pair<std::string, std::string>>{{"task1", "task2"},
+                                                                  {"task2", "task3"}}));
+}
+
+TEST(GraphFlowTest, LinkingAnInferredEdgeAgainKeepsOneEdge) {
+  auto flow = graph_flow("g");
+  flow->add(needs("task1", {}, "a"), needs("task2", {"a"}));
+  flow->link("task1", "task2");
+  EXPECT_EQ(flow->links().size(), 1U);
+  EXPECT_THROW(flow->link("task2", "task1"), DependencyFailure);
+}
+
+TEST(GraphFlowTest, UnresolvedItemsAreLinkedOnlyExplicitly) {
+  auto flow = graph_flow("g");
+  flow->add_unresolved(needs("task1", {}, "a"), needs("task2", {"a"}));
+  EXPECT_TRUE(flow->links().empty());
+  EXPECT_EQ(flow->requirements(), (Names{"a"}));
+  flow->link("task1", "task2");
+  EXPECT_TRUE(flow->requirements().empty());
+}
+
+TEST(GraphFlowTest, RequirementMetByAnExplicitLinkIsNotLinkedAgain) {
+  // task2 waits for "a"; linking task1 (which provides it) before task2 meets it, so a later
+  // provider of "a" is not linked to task2 (TaskFlow works out what is unsatisfied anew).
+  auto flow = graph_flow("g");
+  flow->add(needs("task2", {"a"}));
+  flow->add_unresolved(needs("task1", {}, "a"));
+  flow->link("task1", "task2");
+  flow->add(needs("task3", {}, "a"));
+  EXPECT_EQ(flow->links().size(), 1U);
+}
+
 TEST(AtomTest, RebindOptionalAndProvides) {
   auto t = task("t", [](int a) { return a; }, {.args = {"a"}, .rebind = {{"a", "stored"}}});
   EXPECT_EQ(t->requirements(), (Names{"stored"}));

@@ -5,6 +5,8 @@
 // requirement two items could satisfy with AmbiguousDependency naming both.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,14 +52,34 @@ class GraphFlow final : public Flow {
   void on_add(const FlowItem& item) override;
 
  private:
+  // Links, refusing (DependencyFailure naming the cycle) an edge that would close one. The
+  // order of items is kept topological as edges come (Pearce and Kelly's dynamic ordering), so
+  // an edge that agrees with it costs O(1) and others search only between the two positions.
   void add_edge_checked(std::size_t from, std::size_t to);
+  void remove_edge(std::size_t from, std::size_t to);
+  // Moves nodes so `from` comes before `to`; false if `to` reaches `from` (a cycle).
+  bool reorder(std::size_t from, std::size_t to);
   // The items on a path from `from` to `to`, or empty if there is none.
   std::vector<std::size_t> path(std::size_t from, std::size_t to) const;
+  // After from -> to was added: requirements still waiting for a provider that `from` or its
+  // ancestors provide are met for `to` and its descendants.
+  void forget_met_requirements(std::size_t from, std::size_t to);
+  const std::string& item_name(std::size_t i) const;
 
   std::set<std::pair<std::size_t, std::size_t>> edges_;
+  std::vector<std::vector<std::size_t>> succs_;
+  std::vector<std::vector<std::size_t>> preds_;
+  std::vector<std::size_t> order_;  // a topological position per item
+  std::size_t next_order_ = 0;
+  std::vector<std::uint8_t> mark_;  // scratch for searches, all zero between them
   std::map<std::pair<std::size_t, std::size_t>, std::pair<Decider, DeciderDepth>> deciders_;
+  // What items provide, and the names items require that nothing before them provides (as
+  // TaskFlow's graph_flow.add() works out), kept as items and links come.
+  std::map<std::string, std::vector<std::size_t>, std::less<>> providers_;
+  std::map<std::string, std::vector<std::size_t>, std::less<>> waiting_;
   std::string pending_name_;  // the item being added (not yet in items())
-  bool resolve_ = true;       // infer edges for the item being added
+  std::set<std::string> pending_provides_;
+  bool resolve_ = true;  // infer edges for the item being added
 };
 
 [[nodiscard]] inline std::unique_ptr<GraphFlow> graph_flow(std::string name,
