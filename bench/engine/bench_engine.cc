@@ -6,7 +6,8 @@
 //   LinearParallel    the same on the parallel engine (its scheduling overhead)
 //   UnorderedParallel an unordered flow on the parallel engine (every task ready at once)
 //   GraphChain        a graph flow whose tasks form a chain through what they provide/require
-//   LayeredDag        a graph flow of layers of 10 tasks, each task after every task of the
+//   LayeredDag        (serial and parallel) a graph flow of layers of 10 tasks, each task after
+//   every task of the
 //                     layer before (links added explicitly)
 //   RevertLinear      a linear flow whose last task fails: N-1 executes and N reverts
 #include <cstdint>
@@ -127,6 +128,9 @@ void BM_UnorderedParallel(benchmark::State& state) {
 void BM_GraphChainSerial(benchmark::State& state) {
   run_engine(state, graph_chain, ExecutorKind::kSerial);
 }
+void BM_LayeredDagSerial(benchmark::State& state) {
+  run_engine(state, layered_dag, ExecutorKind::kSerial);
+}
 void BM_LayeredDagParallel(benchmark::State& state) {
   run_engine(state, layered_dag, ExecutorKind::kParallel);
 }
@@ -143,6 +147,7 @@ BENCHMARK(BM_LinearSerial)->Apply(sizes);
 BENCHMARK(BM_LinearParallel)->Apply(sizes);
 BENCHMARK(BM_UnorderedParallel)->Apply(sizes);
 BENCHMARK(BM_GraphChainSerial)->Apply(sizes);
+BENCHMARK(BM_LayeredDagSerial)->Apply(sizes);
 BENCHMARK(BM_LayeredDagParallel)->Apply(sizes);
 BENCHMARK(BM_RevertLinearSerial)->Apply(sizes);
 

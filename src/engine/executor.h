@@ -5,6 +5,7 @@
 // threads. Jobs run user code only: every state change and save stays on the engine thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -47,11 +48,15 @@ class CompletionQueue {
   void push(Completion c);
   // Moves every queued completion into `out`; blocks until there is one when `block`.
   void drain(std::vector<Completion>& out, bool block);
+  // How many times a thread yields, waiting for work, before it sleeps.
+  static constexpr int kSpins = 64;
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Completion> queue_;  // Guarded by mu_.
+  bool sleeping_ = false;          // Guarded by mu_.
+  std::atomic<std::size_t> size_{0};
 };
 
 class Executor {
@@ -59,6 +64,9 @@ class Executor {
   virtual ~Executor() = default;
   // Runs the job (now or later, on some thread) and pushes its completion to `done`.
   virtual void submit(Job job, CompletionQueue& done) = 0;
+  // Whether every job submitted has completed (its completion pushed). Only the submitting
+  // thread may rely on it staying true until it submits again.
+  virtual bool idle() const = 0;
 };
 
 [[nodiscard]] std::unique_ptr<Executor> make_serial_executor();

@@ -348,6 +348,16 @@ void Runtime::schedule(bool suspending) {
       start_revert(n);
     }
   }
+  // One job and nothing else running: handing it to a worker would only add two thread
+  // switches, for no parallelism (a chain, or the last atom of a layer). It runs here.
+  if (starting_.size() == 1 && executor_->idle()) {
+    done_.push(run_job(starting_.front()));
+  } else {
+    for (Job& job : starting_) {
+      executor_->submit(std::move(job), done_);
+    }
+  }
+  starting_.clear();
 }
 
 void Runtime::start_execute(NodeId n) {
@@ -376,7 +386,7 @@ void Runtime::start_execute(NodeId n) {
     done_.push({n, Work::kExecute, Failure::capture()});
     return;
   }
-  executor_->submit(std::move(job), done_);
+  starting_.push_back(std::move(job));
 }
 
 void Runtime::start_revert(NodeId n) {
@@ -413,7 +423,7 @@ void Runtime::start_revert(NodeId n) {
     done_.push({n, Work::kRevert, Failure::capture()});
     return;
   }
-  executor_->submit(std::move(job), done_);
+  starting_.push_back(std::move(job));
 }
 
 void Runtime::retry_subflow(NodeId retry) {

@@ -149,6 +149,7 @@ class Runtime {
   CompletionQueue done_;
   std::vector<Completion> completed_;  // collected by wait(), applied by analyze()
   std::size_t running_ = 0;
+  std::vector<Job> starting_;           // jobs schedule() started, submitted when it ends
   std::unique_ptr<Executor> executor_;  // after done_: destroyed (joined) first
 };
 

@@ -7,6 +7,7 @@
 #include "caboose/patterns/graph_flow.h"
 #include "caboose/patterns/linear_flow.h"
 #include "caboose/patterns/unordered_flow.h"
+
 #include "engine_cases.h"
 
 namespace caboose::engine {
@@ -31,8 +32,8 @@ TEST(DotTest, AtomsFlowsAndEdges) {
   const std::string dot = to_dot(*flow);
   EXPECT_EQ(dot.rfind("digraph \"orders\" {", 0), 0u) << dot;
   EXPECT_EQ(dot.back(), '\n');
-  EXPECT_EQ(count(dot, "shape=box"), 4u) << dot;      // a, b1, b2, c
-  EXPECT_EQ(count(dot, "shape=diamond"), 1u) << dot;  // the retry
+  EXPECT_EQ(count(dot, "shape=box"), 4u) << dot;                               // a, b1, b2, c
+  EXPECT_EQ(count(dot, "shape=diamond"), 1u) << dot;                           // the retry
   EXPECT_NE(dot.find("label=\"retry \\\"3\\\"\""), std::string::npos) << dot;  // escaped
   EXPECT_EQ(count(dot, "subgraph \"cluster_"), 1u) << dot;
   EXPECT_NE(dot.find("label=\"fan-out (unordered)\""), std::string::npos) << dot;
@@ -43,7 +44,8 @@ TEST(DotTest, AtomsFlowsAndEdges) {
 TEST(DotTest, DecidedLinksAreDashedWithTheirDepth) {
   auto flow = graph_flow("g");
   flow->add(progressing("a"), progressing("b"), progressing("c"));
-  flow->link("a", "b", [](const Value&) { return true; }, DeciderDepth::kAtom);
+  flow->link(
+      "a", "b", [](const Value&) { return true; }, DeciderDepth::kAtom);
   flow->link("b", "c");
   const std::string dot = to_dot(*flow);
   EXPECT_EQ(count(dot, "style=dashed"), 1u) << dot;
