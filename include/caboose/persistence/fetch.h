@@ -1,5 +1,10 @@
-// Turns a persistence URI into a backend: "memory://" (more schemes come with their
-// backends). Throws InvalidArgument naming what was wrong with the URI (passwords hidden).
+// Turns a persistence URI into a backend:
+//   memory://                          in this process only
+//   sqlite://                          an in-memory SQLite database
+//   sqlite:///relative.db              a SQLite file (four slashes: an absolute path), with
+//   sqlite:////abs/path.db?synchronous=FULL&busy_timeout=5000    optional settings
+// Throws InvalidArgument naming what was wrong with the URI (passwords hidden), StorageFailure
+// when the backend cannot be opened.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,15 @@
+// JSON text as Python TaskFlow writes it into SQL columns and files (json.dumps defaults, as
+// oslo's jsonutils.dumps): ", " between items, ": " after keys, non-ASCII escaped as \uXXXX.
+// Keys come in the order Value holds them (sorted), where Python keeps insertion order; readers
+// of either side do not depend on it.
+#pragma once
+
+#include <string>
+
+#include "caboose/core/value.h"
+
+namespace caboose::persistence::detail {
+std::string python_json(const Value& value);
+// Parses JSON text read from storage; InvalidFormat naming `what` if it is not JSON.
+Value parse_stored_json(const std::string& text, const std::string& what);
+}  // namespace caboose::persistence::detail

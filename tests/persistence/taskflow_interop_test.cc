@@ -1,0 +1,155 @@
+// One SQLite file, two programs: Python TaskFlow (Debian's python3-taskflow) writes a logbook
+// that caboose reads in full, and reads back in full one caboose wrote.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "caboose/persistence/sqlite_backend.h"
+
+namespace caboose::persistence {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs the Python peer script; returns its standard output, failing the test on a non-zero exit.
+std::string python(const std::string& mode, const std::string& connection) {
+  const std::string command = "/usr/bin/python3 " CABOOSE_INTEROP_DIR "/taskflow_sql.py " + mode +
+                              " '" + connection + "' 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) {
+    throw std::runtime_error("cannot run " + command);
+  }
+  std::string out;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) {
+    out.append(buffer, n);
+  }
+  const int status = pclose(pipe.release());
+  EXPECT_EQ(status, 0) << command << "\n" << out;
+  return out;
+}
+
+class TaskFlowInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "caboose-interop-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    file_ = (dir_ / "shared.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string connection() const { return "sqlite:///" + file_; }
+
+  fs::path dir_;
+  std::string file_;
+};
+
+TEST_F(TaskFlowInterop, CabooseReadsWhatPythonTaskFlowWrote) {
+  const std::string out = python("write", connection());
+  const std::string book_uuid = out.substr(0, out.find('\n'));
+  auto backend = make_sqlite_backend(file_);
+  const LogBook book = backend->get_logbook(book_uuid);
+  EXPECT_EQ(book.name, "python-book");
+  EXPECT_EQ(book.meta, (Value{{"written_by", "python"}}));
+  ASSERT_TRUE(book.created_at && book.updated_at);
+  ASSERT_EQ(book.flows.size(), 1u);
+  const FlowDetail& flow = book.flows[0];
+  EXPECT_EQ(flow.uuid, "aaaaaaaa-0000-4000-8000-000000000001");
+  EXPECT_EQ(flow.state, FlowState::kSuccess);
+  EXPECT_EQ(flow.meta, (Value{{"factory", "sample"}}));
+  ASSERT_EQ(flow.atoms.size(), 3u);
+  const AtomDetail* ok = flow.find_by_name("t-ok");
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ok->kind, AtomDetailKind::kTask);
+  EXPECT_EQ(ok->state, AtomState::kSuccess);
+  EXPECT_EQ(ok->results, (Value{{"total", 42}, {"tags", {"a", "b"}}, {"text", "caf\u00e9"}}));
+  EXPECT_EQ(ok->meta["progress"], 1.0);
+  EXPECT_EQ(ok->version, "1.0");
+  const AtomDetail* bad = flow.find_by_name("t-bad");
+  ASSERT_NE(bad, nullptr);
+  ASSERT_TRUE(bad->failure.has_value());
+  EXPECT_EQ(bad->failure->exception_str(), "boom at 42");
+  EXPECT_EQ(bad->failure->to_dict()["exc_type_names"], (Value{"ValueError", "Exception"}));
+  EXPECT_EQ(bad->version, "2.1");
+  const AtomDetail* retry = flow.find_by_name("r");
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->kind, AtomDetailKind::kRetry);
+  EXPECT_EQ(retry->results, Value::parse("[[1, {}]]"));
+  EXPECT_FALSE(retry->version.has_value());
+}
+
+TEST_F(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
+  LogBook book = make_logbook("caboose-book");
+  book.meta = {{"written_by", "caboose"}};
+  FlowDetail flow = make_flow_detail("caboose-flow");
+  flow.state = FlowState::kReverted;
+  AtomDetail ok;
+  ok.name = "t-ok";
+  ok.uuid = "bbbbbbbb-0000-4000-8000-000000000002";
+  ok.state = AtomState::kReverted;
+  ok.results = {{"total", 42}, {"text", "na\u00efve \u2603"}};
+  ok.revert_results = {{"undone", true}};
+  ok.meta = {{"progress", 1.0}};
+  ok.version = "1.0";
+  AtomDetail bad;
+  bad.name = "t-bad";
+  bad.uuid = "bbbbbbbb-0000-4000-8000-000000000003";
+  bad.state = AtomState::kFailure;
+  try {
+    throw std::invalid_argument("card declined");
+  } catch (...) {
+    bad.failure = Failure::capture();
+  }
+  bad.version = "1.0";
+  AtomDetail retry;
+  retry.kind = AtomDetailKind::kRetry;
+  retry.name = "r";
+  retry.uuid = "bbbbbbbb-0000-4000-8000-000000000004";
+  retry.state = AtomState::kSuccess;
+  retry.results = Value::parse(R"([[1, {}], [2, {}]])");
+  retry.version = "1.0";
+  flow.atoms = {ok, bad, retry};
+  book.flows.push_back(flow);
+  make_sqlite_backend(file_)->save_logbook(book);
+
+  const Value read = Value::parse(python("read", connection()));
+  ASSERT_EQ(read.size(), 1u) << read.dump();
+  const Value& b = read[0];
+  EXPECT_EQ(b["name"], "caboose-book");
+  EXPECT_EQ(b["uuid"], book.uuid);
+  EXPECT_EQ(b["meta"], book.meta);
+  ASSERT_EQ(b["flows"].size(), 1u);
+  const Value& f = b["flows"][0];
+  EXPECT_EQ(f["uuid"], flow.uuid);
+  EXPECT_EQ(f["state"], "REVERTED");
+  ASSERT_EQ(f["atoms"].size(), 3u);
+  for (const Value& a : f["atoms"]) {
+    if (a["name"] == "t-ok") {
+      EXPECT_EQ(a["kind"], "TaskDetail");
+      EXPECT_EQ(a["state"], "REVERTED");
+      EXPECT_EQ(a["results"], ok.results);
+      EXPECT_EQ(a["revert_results"], ok.revert_results);
+      EXPECT_EQ(a["meta"], ok.meta);
+      EXPECT_EQ(a["intention"], "EXECUTE");
+    } else if (a["name"] == "t-bad") {
+      EXPECT_EQ(a["failure"]["exception_str"], "card declined");
+      EXPECT_EQ(a["failure"]["exc_type_names"][0], "std::invalid_argument");
+      EXPECT_TRUE(a["results"].is_null());
+    } else {
+      EXPECT_EQ(a["name"], "r");
+      EXPECT_EQ(a["kind"], "RetryDetail");
+      EXPECT_EQ(a["state"], "SUCCESS");
+      EXPECT_EQ(a["results"].size(), 2u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace caboose::persistence
