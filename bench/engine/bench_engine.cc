@@ -10,9 +10,12 @@
 //   every task of the
 //                     layer before (links added explicitly)
 //   RevertLinear      a linear flow whose last task fails: N-1 executes and N reverts
+//   SleepyChains      two chains of tasks waiting 100 µs each, serial and parallel
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <benchmark/benchmark.h>
 
@@ -134,6 +137,27 @@ void BM_LayeredDagSerial(benchmark::State& state) {
 void BM_LayeredDagParallel(benchmark::State& state) {
   run_engine(state, layered_dag, ExecutorKind::kParallel);
 }
+// Two chains of tasks that each wait 100 µs (I/O, say): the parallel engine should take about
+// half the serial time. Guards against waiting schemes that only pay off for no-op tasks.
+FlowPtr two_sleepy_chains(std::int64_t n) {
+  auto flow = caboose::unordered_flow("bench");
+  for (std::int64_t chain = 0; chain < 2; ++chain) {
+    auto lf = caboose::linear_flow(name(-1 - chain));
+    for (std::int64_t i = chain; i < n; i += 2) {
+      lf->add(caboose::task(name(i),
+                            [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); }));
+    }
+    flow->add(std::move(lf));
+  }
+  return flow;
+}
+void BM_SleepyChainsSerial(benchmark::State& state) {
+  run_engine(state, two_sleepy_chains, ExecutorKind::kSerial);
+}
+void BM_SleepyChainsParallel(benchmark::State& state) {
+  run_engine(state, two_sleepy_chains, ExecutorKind::kParallel);
+}
+
 void BM_RevertLinearSerial(benchmark::State& state) {
   run_engine(
       state, [](std::int64_t n) { return linear(n, true); }, ExecutorKind::kSerial, true);
@@ -150,6 +174,8 @@ BENCHMARK(BM_GraphChainSerial)->Apply(sizes);
 BENCHMARK(BM_LayeredDagSerial)->Apply(sizes);
 BENCHMARK(BM_LayeredDagParallel)->Apply(sizes);
 BENCHMARK(BM_RevertLinearSerial)->Apply(sizes);
+BENCHMARK(BM_SleepyChainsSerial)->Arg(200)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SleepyChainsParallel)->Arg(200)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

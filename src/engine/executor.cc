@@ -25,7 +25,6 @@ void CompletionQueue::push(Completion c) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(c));
-    size_.store(queue_.size(), std::memory_order_release);
     wake = sleeping_;
   }
   if (wake) {
@@ -34,20 +33,12 @@ void CompletionQueue::push(Completion c) {
 }
 
 void CompletionQueue::drain(std::vector<Completion>& out, bool block) {
-  if (block) {
-    // Completions of short jobs come in bursts: a short spin catches them without the two
-    // thread switches a sleep costs.
-    for (int spin = 0; spin < kSpins && size_.load(std::memory_order_acquire) == 0; ++spin) {
-      std::this_thread::yield();
-    }
-  }
   std::unique_lock lock(mu_);
   if (block) {
     sleeping_ = true;
     cv_.wait(lock, [this] { return !queue_.empty(); });
     sleeping_ = false;
   }
-  size_.store(0, std::memory_order_release);
   if (out.empty()) {
     out.swap(queue_);
   } else {
@@ -79,7 +70,6 @@ class ParallelExecutor final : public Executor {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
-      stopping_flag_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
     for (std::thread& t : threads_) {
@@ -94,7 +84,6 @@ class ParallelExecutor final : public Executor {
     {
       std::lock_guard lock(mu_);
       jobs_.push_back({std::move(job), &done});
-      queued_.store(jobs_.size(), std::memory_order_release);
     }
     cv_.notify_one();
   }
@@ -114,18 +103,9 @@ class ParallelExecutor final : public Executor {
       }
       Pending p = std::move(jobs_.front());
       jobs_.pop_front();
-      queued_.store(jobs_.size(), std::memory_order_release);
       lock.unlock();
       p.done->push(run_job(p.job));
       outstanding_.fetch_sub(1, std::memory_order_release);
-      // The engine answers a completion with the next jobs within microseconds: a short
-      // spin picks them up without a sleep and a wake.
-      for (int spin = 0;
-           spin < CompletionQueue::kSpins && queued_.load(std::memory_order_acquire) == 0 &&
-           !stopping_flag_.load(std::memory_order_acquire);
-           ++spin) {
-        std::this_thread::yield();
-      }
       lock.lock();
     }
   }
@@ -135,8 +115,6 @@ class ParallelExecutor final : public Executor {
   std::deque<Pending> jobs_;  // Guarded by mu_.
   bool stopping_ = false;     // Guarded by mu_.
   std::atomic<std::size_t> outstanding_{0};
-  std::atomic<std::size_t> queued_{0};  // jobs_.size(), read without the lock
-  std::atomic<bool> stopping_flag_{false};
   std::vector<std::thread> threads_;
 };
 

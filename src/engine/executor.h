@@ -48,15 +48,12 @@ class CompletionQueue {
   void push(Completion c);
   // Moves every queued completion into `out`; blocks until there is one when `block`.
   void drain(std::vector<Completion>& out, bool block);
-  // How many times a thread yields, waiting for work, before it sleeps.
-  static constexpr int kSpins = 64;
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Completion> queue_;  // Guarded by mu_.
-  bool sleeping_ = false;          // Guarded by mu_.
-  std::atomic<std::size_t> size_{0};
+  bool sleeping_ = false;          // Guarded by mu_: the engine waits, a push must wake it.
 };
 
 class Executor {
