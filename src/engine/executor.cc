@@ -1,5 +1,6 @@
 #include "engine/executor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <utility>
 
@@ -53,7 +54,12 @@ namespace {
 
 class SerialExecutor final : public Executor {
  public:
-  void submit(Job job, CompletionQueue& done) override { done.push(run_job(job)); }
+  void submit(std::vector<Job>& jobs, CompletionQueue& done) override {
+    for (Job& job : jobs) {
+      done.push(run_job(job));
+    }
+    jobs.clear();
+  }
   bool idle() const override { return true; }
 };
 
@@ -79,13 +85,20 @@ class ParallelExecutor final : public Executor {
 
   bool idle() const override { return outstanding_.load(std::memory_order_acquire) == 0; }
 
-  void submit(Job job, CompletionQueue& done) override {
-    outstanding_.fetch_add(1, std::memory_order_relaxed);
+  void submit(std::vector<Job>& jobs, CompletionQueue& done) override {
+    outstanding_.fetch_add(jobs.size(), std::memory_order_relaxed);
+    std::size_t wake = 0;
     {
       std::lock_guard lock(mu_);
-      jobs_.push_back({std::move(job), &done});
+      for (Job& job : jobs) {
+        jobs_.push_back({std::move(job), &done});
+      }
+      wake = std::min(jobs.size(), waiting_);  // busy workers take the rest when done
     }
-    cv_.notify_one();
+    jobs.clear();
+    for (std::size_t i = 0; i < wake; ++i) {
+      cv_.notify_one();
+    }
   }
 
  private:
@@ -97,7 +110,9 @@ class ParallelExecutor final : public Executor {
   void work() {
     std::unique_lock lock(mu_);
     for (;;) {
+      ++waiting_;
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --waiting_;
       if (jobs_.empty()) {
         return;  // stopping, and every job submitted has run
       }
@@ -114,6 +129,7 @@ class ParallelExecutor final : public Executor {
   std::condition_variable cv_;
   std::deque<Pending> jobs_;  // Guarded by mu_.
   bool stopping_ = false;     // Guarded by mu_.
+  std::size_t waiting_ = 0;   // Guarded by mu_: workers asleep in cv_.wait
   std::atomic<std::size_t> outstanding_{0};
   std::vector<std::thread> threads_;
 };

@@ -59,8 +59,9 @@ class CompletionQueue {
 class Executor {
  public:
   virtual ~Executor() = default;
-  // Runs the job (now or later, on some thread) and pushes its completion to `done`.
-  virtual void submit(Job job, CompletionQueue& done) = 0;
+  // Runs the jobs (now or later, on some threads), pushing each one's completion to `done`.
+  // Leaves `jobs` empty.
+  virtual void submit(std::vector<Job>& jobs, CompletionQueue& done) = 0;
   // Whether every job submitted has completed (its completion pushed). Only the submitting
   // thread may rely on it staying true until it submits again.
   virtual bool idle() const = 0;

@@ -352,12 +352,10 @@ void Runtime::schedule(bool suspending) {
   // switches, for no parallelism (a chain, or the last atom of a layer). It runs here.
   if (starting_.size() == 1 && executor_->idle()) {
     done_.push(run_job(starting_.front()));
-  } else {
-    for (Job& job : starting_) {
-      executor_->submit(std::move(job), done_);
-    }
+    starting_.clear();
+  } else if (!starting_.empty()) {
+    executor_->submit(starting_, done_);
   }
-  starting_.clear();
 }
 
 void Runtime::start_execute(NodeId n) {
