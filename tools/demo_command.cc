@@ -10,6 +10,7 @@
 #include "caboose/engine/dot.h"
 #include "caboose/engine/engine.h"
 #include "caboose/patterns/linear_flow.h"
+#include "caboose/persistence/fetch.h"
 
 namespace caboose::cli {
 namespace {
@@ -62,8 +63,15 @@ FlowPtr make_order_flow(std::vector<std::string>& effects) {
 int run_demo(std::ostream& out, DemoOptions options) {
   const bool json = options.json;
   std::vector<std::string> effects;
+  std::unique_ptr<persistence::Backend> backend;
+  if (!options.persistence.empty()) {
+    backend = persistence::fetch(options.persistence);
+  }
+  const persistence::LogBook book = persistence::make_logbook("caboose-demo");
   auto engine = engine::load(make_order_flow(effects),
-                             {.store = {{"sku", "widget"}, {"qty", 3}, {"price", 9.5}}});
+                             {.store = {{"sku", "widget"}, {"qty", 3}, {"price", 9.5}},
+                              .backend = backend.get(),
+                              .book = book});
   if (!json && !options.dot) {
     engine->notifier().register_callback(std::string(Notifier::kAny), [&out](std::string_view state,
                                                                              const Value& details) {
@@ -82,6 +90,7 @@ int run_demo(std::ostream& out, DemoOptions options) {
   }
   const FlowState end = engine->state();
   Value summary{{"flow", engine->storage().flow_name()},
+                {"logbook", book.uuid},
                 {"state", to_string(end)},
                 {"error", error},
                 {"effects", effects},
@@ -100,6 +109,10 @@ int run_demo(std::ostream& out, DemoOptions options) {
     }
     out << fmt::format("\nflow '{}' ended {}: {}\n", summary["flow"].get<std::string>(),
                        to_string(end), error);
+    if (!options.persistence.empty()) {
+      out << fmt::format("saved as logbook {} in {} (caboose books show {} --persistence {})\n",
+                         book.uuid, options.persistence, book.uuid, options.persistence);
+    }
   }
   return end == FlowState::kReverted ? 0 : 1;
 }

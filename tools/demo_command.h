@@ -2,11 +2,13 @@
 #pragma once
 
 #include <ostream>
+#include <string>
 
 namespace caboose::cli {
 struct DemoOptions {
-  bool json = false;  // the summary as JSON instead of the transitions and a summary
-  bool dot = false;   // the flow, coloured by the states it ended in, as Graphviz dot
+  bool json = false;             // the summary as JSON instead of the transitions and a summary
+  bool dot = false;              // the flow, coloured by the states it ended in, as Graphviz dot
+  std::string persistence = {};  // where the run is saved (a persistence URI); memory if empty
 };
 // Prints every flow and atom state change and a summary to `out`. Returns the exit code:
 // 0 when the flow failed and was reverted as designed.

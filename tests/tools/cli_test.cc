@@ -1,6 +1,9 @@
 // The caboose command: its demo and its flags, through the same entry point main() uses.
 #include "cli.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +44,45 @@ TEST(CliTest, DemoPrintsItsFlowAsDot) {
   EXPECT_EQ(code, 0);
   EXPECT_EQ(out.rfind("digraph ", 0), 0u) << out;
   EXPECT_NE(out.find("\"charge_card\""), std::string::npos) << out;
+}
+
+TEST(CliTest, DemoSavedToSqliteIsListedAndShown) {
+  std::string dir = (std::filesystem::temp_directory_path() / "caboose-cli-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string uri = "sqlite:///" + dir + "/demo.db";
+  const auto [demo_code, demo_out] = run({"demo", "--json", "--persistence", uri});
+  ASSERT_EQ(demo_code, 0) << demo_out;
+  const std::string book = Value::parse(demo_out)["logbook"].get<std::string>();
+
+  const auto [list_code, list_out] = run({"books", "list", "--persistence", uri, "--json"});
+  ASSERT_EQ(list_code, 0);
+  const Value books = Value::parse(list_out);
+  ASSERT_EQ(books.size(), 1u);
+  EXPECT_EQ(books[0]["uuid"], book);
+  EXPECT_EQ(books[0]["flows"], 1);
+
+  const auto [show_code, show_out] = run({"books", "show", book, "--persistence", uri, "--json"});
+  ASSERT_EQ(show_code, 0);
+  const Value shown = Value::parse(show_out);
+  ASSERT_EQ(shown["flows"].size(), 1u);
+  EXPECT_EQ(shown["flows"][0]["state"], "REVERTED");
+  bool ship_seen = false;
+  for (const Value& atom : shown["flows"][0]["atoms"]) {
+    if (atom["name"] == "ship") {
+      ship_seen = true;
+      EXPECT_EQ(atom["state"], "REVERTED");
+      EXPECT_FALSE(atom["failure"].is_null());
+    }
+  }
+  EXPECT_TRUE(ship_seen) << show_out;
+
+  const auto [table_code, table] = run({"books", "show", "caboose-demo", "--persistence", uri});
+  EXPECT_EQ(table_code, 0);
+  EXPECT_NE(table.find("charge_card"), std::string::npos) << table;
+  EXPECT_NE(run({"books", "show", "no-such-book", "--persistence", uri}).first, 0);
+  EXPECT_NE(run({"books", "list", "--persistence", "nosuch://x"}).first, 0);
+  EXPECT_NE(run({"books", "list"}).first, 0);  // --persistence is required
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CliTest, VersionAndBadFlags) {
