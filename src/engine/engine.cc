@@ -43,8 +43,8 @@ Engine::Engine(FlowPtr flow, LoadOptions options)
     detail = persistence::make_flow_detail(flow_->name());
     book.flows.push_back(detail);
     // As LogBook.add(): adding a flow detail stamps the book's updated_at.
-    book.updated_at = std::chrono::time_point_cast<std::chrono::microseconds>(
-        std::chrono::system_clock::now());
+    book.updated_at =
+        std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     backend->save_logbook(book);
   }
   storage_ = std::make_unique<Storage>(std::move(detail), *backend, options_.fence_token);

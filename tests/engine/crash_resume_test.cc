@@ -104,9 +104,9 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
     if (child == 0) {
       try {
         auto backend = persistence::make_sqlite_backend(db);
-        auto engine = load(make_flow(first_log), {.backend = backend.get(),
-                                                  .flow_detail = detail,
-                                                  .options = {.executor = GetParam()}});
+        auto engine = load(
+            make_flow(first_log),
+            {.backend = backend.get(), .flow_detail = detail, .options = {.executor = GetParam()}});
         engine->run();
       } catch (...) {
         _exit(2);
@@ -138,10 +138,9 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
     if (resumer == 0) {
       try {
         auto b = persistence::make_sqlite_backend(db);
-        auto engine = load(make_flow(second_log),
-                           {.backend = b.get(),
-                            .flow_detail = b->get_flow_details(detail.uuid),
-                            .options = {.executor = GetParam()}});
+        auto engine = load(make_flow(second_log), {.backend = b.get(),
+                                                   .flow_detail = b->get_flow_details(detail.uuid),
+                                                   .options = {.executor = GetParam()}});
         engine->run();
         _exit(engine->state() == FlowState::kSuccess ? 0 : 3);
       } catch (...) {
@@ -179,7 +178,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, CrashResume,
                          ::testing::Values(ExecutorKind::kSerial, ExecutorKind::kParallel),
                          [](const ::testing::TestParamInfo<ExecutorKind>& info) {
                            return std::string(info.param == ExecutorKind::kSerial ? "Serial"
-                                                                                   : "Parallel");
+                                                                                  : "Parallel");
                          });
 
 }  // namespace
