@@ -14,6 +14,7 @@
 #include "caboose/atoms/functor_task.h"
 #include "caboose/engine/engine.h"
 #include "caboose/patterns/linear_flow.h"
+#include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/memory_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
 
@@ -42,7 +43,7 @@ class Scratch {
   fs::path dir_;
 };
 
-enum Kind : std::int64_t { kMemory = 0, kSqliteNormal = 1, kSqliteFull = 2 };
+enum Kind : std::int64_t { kMemory = 0, kSqliteNormal = 1, kSqliteFull = 2, kDir = 3 };
 
 std::unique_ptr<Backend> open(Kind kind, const Scratch& scratch) {
   switch (kind) {
@@ -54,6 +55,8 @@ std::unique_ptr<Backend> open(Kind kind, const Scratch& scratch) {
       return caboose::persistence::make_sqlite_backend(
           scratch.file("full.db"),
           {.synchronous = caboose::persistence::SqliteOptions::Synchronous::kFull});
+    case kDir:
+      return caboose::persistence::make_dir_backend(scratch.file("tree"));
   }
   return nullptr;
 }
@@ -66,6 +69,8 @@ const char* label(Kind kind) {
       return "sqlite synchronous=NORMAL";
     case kSqliteFull:
       return "sqlite synchronous=FULL";
+    case kDir:
+      return "dir (fsync per file)";
   }
   return "";
 }
@@ -94,7 +99,12 @@ void BM_AtomSaves(benchmark::State& state) {
   state.counters["saves_per_second"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_AtomSaves)->Arg(kMemory)->Arg(kSqliteNormal)->Arg(kSqliteFull)->UseRealTime();
+BENCHMARK(BM_AtomSaves)
+    ->Arg(kMemory)
+    ->Arg(kSqliteNormal)
+    ->Arg(kSqliteFull)
+    ->Arg(kDir)
+    ->UseRealTime();
 
 void BM_LinearFlow(benchmark::State& state) {
   const auto kind = static_cast<Kind>(state.range(0));
@@ -122,6 +132,7 @@ BENCHMARK(BM_LinearFlow)
     ->Args({kMemory, 1000})
     ->Args({kSqliteNormal, 1000})
     ->Args({kSqliteFull, 1000})
+    ->Args({kDir, 1000})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

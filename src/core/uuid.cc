@@ -1,17 +1,38 @@
 #include "caboose/core/uuid.h"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <string>
 
 namespace caboose {
 
+namespace {
+
+// Bumped in the child of every fork(), so a forked process never repeats its parent's uuids
+// (the generator's state is copied by fork).
+std::atomic<unsigned> fork_generation{0};
+const int kAtForkRegistered =
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+
+std::mt19937_64 seeded() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device()};
+  return std::mt19937_64(seed);
+}
+
+}  // namespace
+
 std::string make_uuid() {
-  thread_local std::mt19937_64 engine{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }()};
+  (void)kAtForkRegistered;
+  thread_local std::mt19937_64 engine = seeded();
+  thread_local unsigned generation = fork_generation.load();
+  if (const unsigned now = fork_generation.load(std::memory_order_relaxed); now != generation) {
+    engine = seeded();
+    generation = now;
+  }
   std::uint64_t high = engine();
   std::uint64_t low = engine();
   high = (high & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "caboose/core/errors.h"
+#include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/memory_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
 
@@ -96,8 +97,15 @@ std::unique_ptr<Backend> fetch(std::string_view uri) {
   if (scheme == "sqlite") {
     return fetch_sqlite(uri, rest);
   }
-  throw InvalidArgument(
-      fmt::format("persistence URI scheme '{}' is not supported (known: memory, sqlite)", scheme));
+  if (scheme == "dir" || scheme == "file") {
+    if (rest.empty()) {
+      throw InvalidArgument(
+          fmt::format("persistence URI '{}' names no directory (dir:///absolute/path)", uri));
+    }
+    return make_dir_backend(std::string(rest));
+  }
+  throw InvalidArgument(fmt::format(
+      "persistence URI scheme '{}' is not supported (known: memory, sqlite, dir)", scheme));
 }
 
 }  // namespace caboose::persistence

@@ -18,33 +18,12 @@
 #include "caboose/persistence/fetch.h"
 
 #include "persistence/backend_conformance.h"
+#include "persistence/temp_dir.h"
 
 namespace caboose::persistence::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A private directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "caboose-sqlite-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 class SqliteFixture : public BackendFixture {
  public:

@@ -1,5 +1,6 @@
-// One SQLite file, two programs: Python TaskFlow (Debian's python3-taskflow) writes a logbook
-// that caboose reads in full, and reads back in full one caboose wrote.
+// One store, two programs: Python TaskFlow (Debian's python3-taskflow) writes a logbook that
+// caboose reads in full, and reads back in full one caboose wrote; on a SQLite file and on a
+// dir:// tree.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
 
 namespace caboose::persistence {
@@ -17,8 +19,8 @@ namespace fs = std::filesystem;
 
 // Runs the Python peer script; returns its standard output, failing the test on a non-zero exit.
 std::string python(const std::string& mode, const std::string& connection) {
-  const std::string command = "/usr/bin/python3 " CABOOSE_INTEROP_DIR "/taskflow_sql.py " + mode +
-                              " '" + connection + "' 2>&1";
+  const std::string command = "/usr/bin/python3 " CABOOSE_INTEROP_DIR "/taskflow_persistence.py " +
+                              mode + " '" + connection + "' 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) {
     throw std::runtime_error("cannot run " + command);
@@ -33,7 +35,7 @@ std::string python(const std::string& mode, const std::string& connection) {
   return out;
 }
 
-class TaskFlowInterop : public ::testing::Test {
+class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "caboose-interop-XXXXXX").string();
@@ -45,16 +47,22 @@ class TaskFlowInterop : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  std::string connection() const { return "sqlite:///" + file_; }
+  std::string connection() const {
+    return GetParam() == "sqlite" ? "sqlite:///" + file_ : "dir://" + (dir_ / "tree").string();
+  }
+  std::unique_ptr<Backend> open() const {
+    return GetParam() == "sqlite" ? make_sqlite_backend(file_)
+                                  : make_dir_backend((dir_ / "tree").string());
+  }
 
   fs::path dir_;
   std::string file_;
 };
 
-TEST_F(TaskFlowInterop, CabooseReadsWhatPythonTaskFlowWrote) {
+TEST_P(TaskFlowInterop, CabooseReadsWhatPythonTaskFlowWrote) {
   const std::string out = python("write", connection());
   const std::string book_uuid = out.substr(0, out.find('\n'));
-  auto backend = make_sqlite_backend(file_);
+  auto backend = open();
   const LogBook book = backend->get_logbook(book_uuid);
   EXPECT_EQ(book.name, "python-book");
   EXPECT_EQ(book.meta, (Value{{"written_by", "python"}}));
@@ -85,7 +93,7 @@ TEST_F(TaskFlowInterop, CabooseReadsWhatPythonTaskFlowWrote) {
   EXPECT_FALSE(retry->version.has_value());
 }
 
-TEST_F(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
+TEST_P(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
   LogBook book = make_logbook("caboose-book");
   book.meta = {{"written_by", "caboose"}};
   FlowDetail flow = make_flow_detail("caboose-flow");
@@ -117,7 +125,7 @@ TEST_F(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
   retry.version = "1.0";
   flow.atoms = {ok, bad, retry};
   book.flows.push_back(flow);
-  make_sqlite_backend(file_)->save_logbook(book);
+  open()->save_logbook(book);
 
   const Value read = Value::parse(python("read", connection()));
   ASSERT_EQ(read.size(), 1u) << read.dump();
@@ -150,6 +158,11 @@ TEST_F(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, TaskFlowInterop, ::testing::Values("sqlite", "dir"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace caboose::persistence

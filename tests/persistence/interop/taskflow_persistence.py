@@ -1,7 +1,9 @@
-"""Python TaskFlow's side of the SQL interop test.
+"""Python TaskFlow's side of the persistence interop tests (SQLite and dir backends).
 
-  taskflow_sql.py write <connection>   saves a sample logbook, prints its uuid
-  taskflow_sql.py read <connection>    prints every logbook, flow and atom detail as JSON
+  taskflow_persistence.py write <connection>   saves a sample logbook, prints its uuid
+  taskflow_persistence.py read <connection>    prints every logbook, flow and atom detail as JSON
+
+<connection> is a TaskFlow connection URI (sqlite:///...) or dir://<path>.
 """
 import contextlib
 import json
@@ -60,7 +62,12 @@ def read(conn):
 
 def main():
     mode, connection = sys.argv[1], sys.argv[2]
-    backend = backends.fetch({"connection": connection})
+    if connection.startswith("dir://"):
+        # TaskFlow's dir backend takes its path from conf["path"], not from the URI.
+        conf = {"connection": "dir", "path": connection[len("dir://"):]}
+    else:
+        conf = {"connection": connection}
+    backend = backends.fetch(conf)
     with contextlib.closing(backend.get_connection()) as conn:
         conn.upgrade()
         if mode == "write":
