@@ -16,6 +16,7 @@
 #include "caboose/core/errors.h"
 
 #include "persistence/json_text.h"
+#include "persistence/sql_rows.h"
 
 namespace caboose::persistence {
 namespace {
@@ -82,27 +83,14 @@ constexpr const char* kAtomColumns =
     "name, uuid, state, intention, results, failure, revert_results, revert_failure, meta, "
     "version, atom_type";
 
-// Naive UTC "YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy stores DATETIME on SQLite.
-std::string sql_time(std::chrono::system_clock::time_point at) {
-  const auto micros = std::chrono::time_point_cast<std::chrono::microseconds>(at);
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(micros);
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (micros - seconds).count());
+using detail::Column;
+
+Column json_column(const Value& v) {
+  return detail::json_column(v, /*null_as_sql_null=*/true);  // as TaskFlow stores None here
 }
 
 std::string now() {
-  return sql_time(std::chrono::system_clock::now());
-}
-
-// A JSON column's text (SQL NULL for null, as TaskFlow stores None on SQLite).
-std::optional<std::string> json_column(const Value& v) {
-  if (v.is_null()) {
-    return std::nullopt;
-  }
-  return detail::python_json(v);
+  return detail::sql_now();
 }
 
 class Statement {
@@ -598,66 +586,25 @@ class SqliteBackend final : public Backend {
     return q.step() ? q.integer(0) : 0;
   }
 
-  static std::optional<std::string> book_time(const std::optional<Timestamp>& t) {
-    if (!t) {
-      return std::nullopt;
-    }
-    return sql_time(std::chrono::system_clock::time_point(t->time_since_epoch()));
-  }
+  static Column book_time(const std::optional<Timestamp>& t) { return detail::sql_time(t); }
 
   // Columns: name, uuid, meta, created_at, updated_at.
-  LogBook read_book(Query& q) {
-    const std::string uuid = q.text(1);
-    const std::string what = fmt::format("logbook {}", uuid);
-    Value dict{{"name", q.text(0)},
-               {"uuid", uuid},
-               {"meta", q.is_null(2) ? Value::object()
-                                     : detail::parse_stored_json(q.text(2), what + " meta")},
-               {"created_at", q.is_null(3) ? Value() : Value(q.text(3))},
-               {"updated_at", q.is_null(4) ? Value() : Value(q.text(4))}};
-    return LogBook::from_dict(dict);
+  static LogBook read_book(Query& q) {
+    return detail::book_from_row(
+        {q.text(0), q.text(1), q.optional_text(2), q.optional_text(3), q.optional_text(4)});
   }
 
   // Columns: name, uuid, state, meta.
-  FlowDetail read_flow(Query& q) {
-    const std::string uuid = q.text(1);
-    Value dict{{"name", q.text(0)},
-               {"uuid", uuid},
-               {"state", q.is_null(2) ? Value() : Value(q.text(2))},
-               {"meta", q.is_null(3) ? Value::object()
-                                     : detail::parse_stored_json(
-                                           q.text(3), fmt::format("flow detail {} meta", uuid))}};
-    return FlowDetail::from_dict(dict);
+  static FlowDetail read_flow(Query& q) {
+    return detail::flow_from_row({q.text(0), q.text(1), q.optional_text(2), q.optional_text(3)});
   }
 
   // Columns: kAtomColumns.
-  AtomDetail read_atom(Query& q) {
-    const std::string uuid = q.text(1);
-    const auto json = [&](int column, const char* field) -> Value {
-      if (q.is_null(column)) {
-        return Value();
-      }
-      return detail::parse_stored_json(q.text(column),
-                                       fmt::format("atom detail {} column {}", uuid, field));
-    };
-    Value dict{{"name", q.text(0)},
-               {"uuid", uuid},
-               {"state", q.is_null(2) ? Value() : Value(q.text(2))},
-               {"intention", q.is_null(3) ? Value("EXECUTE") : Value(q.text(3))},
-               {"results", json(4, "results")},
-               {"failure", json(5, "failure")},
-               {"revert_results", json(6, "revert_results")},
-               {"revert_failure", json(7, "revert_failure")},
-               {"meta", q.is_null(8) ? Value::object() : json(8, "meta")},
-               {"version", q.is_null(9) ? Value() : Value(q.text(9))}};
-    const std::string type = q.is_null(10) ? std::string("TASK_DETAIL") : q.text(10);
-    AtomDetailKind kind = AtomDetailKind::kTask;
-    try {
-      kind = parse_atom_detail_kind(type);
-    } catch (const Error&) {
-      throw InvalidFormat(fmt::format("atom detail {} has an unknown atom_type '{}'", uuid, type));
-    }
-    return AtomDetail::from_dict(dict, kind);
+  static AtomDetail read_atom(Query& q) {
+    return detail::atom_from_row({q.text(0), q.text(1), q.optional_text(2), q.optional_text(3),
+                                  q.optional_text(4), q.optional_text(5), q.optional_text(6),
+                                  q.optional_text(7), q.optional_text(8), q.optional_text(9),
+                                  q.optional_text(10)});
   }
 
   std::vector<FlowDetail> flows_of_locked(std::string_view book_uuid, bool lazy) {
@@ -785,7 +732,7 @@ class SqliteBackend final : public Backend {
   }
 
   static Value failure_dict(const std::optional<Failure>& failure) {
-    return failure ? failure->to_dict() : Value();
+    return detail::failure_value(failure);
   }
 
   std::string path_;

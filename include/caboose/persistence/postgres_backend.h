@@ -1,0 +1,34 @@
+// The PostgreSQL backend (postgresql://), through libpq: TaskFlow's schema as its migrations
+// leave it on PostgreSQL (json columns, the atom_types and intention_type enums, the
+// alembic_version row at TaskFlow's head revision), so Python TaskFlow and caboose share one
+// database. Adds caboose_fences and caboose_schema, which TaskFlow ignores. A small pool of
+// connections serves concurrent callers; statements are prepared once per connection; every
+// save is one transaction, and a save under a claim locks the flow's fence row (FOR SHARE)
+// while it checks the token, so raising a fence waits for saves in flight and none slips past.
+//
+//   auto backend = caboose::persistence::fetch("postgresql://app@127.0.0.1:5432/flows");
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "caboose/persistence/backend.h"
+
+namespace caboose::persistence {
+
+struct PostgresOptions {
+  std::size_t pool_size = 4;  // connections opened at most
+};
+
+// `conninfo` is a libpq connection URI (postgresql://user:password@host:port/db?...) or
+// key=value string. Connects, then creates or migrates the tables (upgrade()). Throws
+// StorageFailure naming the server (password hidden) when it cannot connect, or when the
+// database's caboose schema is newer than this caboose knows.
+[[nodiscard]] std::unique_ptr<Backend> make_postgres_backend(const std::string& conninfo,
+                                                             PostgresOptions options = {});
+
+// `conninfo` with any password replaced by "***", for messages.
+[[nodiscard]] std::string redact_conninfo(const std::string& conninfo);
+
+}  // namespace caboose::persistence
