@@ -4,6 +4,7 @@ find_package(nlohmann_json 3.10 REQUIRED)  # nlohmann-json3-dev
 find_package(fmt REQUIRED)                 # libfmt-dev
 find_package(spdlog REQUIRED)              # libspdlog-dev
 find_package(SQLite3 REQUIRED)             # libsqlite3-dev
+find_package(PostgreSQL REQUIRED)          # libpq-dev
 find_package(CLI11 REQUIRED)               # libcli11-dev
 if(CABOOSE_BUILD_TESTS)
   find_package(GTest REQUIRED)             # libgtest-dev, libgmock-dev

@@ -9,6 +9,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/memory_backend.h"
+#include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
 
 namespace caboose::persistence {
@@ -84,7 +85,8 @@ std::unique_ptr<Backend> fetch(std::string_view uri) {
   const auto colon = uri.find("://");
   if (colon == std::string_view::npos) {
     throw InvalidArgument(
-        fmt::format("persistence URI '{}' has no scheme (expected e.g. memory://)", uri));
+        fmt::format("persistence URI '{}' has no scheme (expected e.g. memory://)",
+                    redact_conninfo(std::string(uri))));
   }
   const std::string_view scheme = uri.substr(0, colon);
   const std::string_view rest = uri.substr(colon + 3);
@@ -97,6 +99,14 @@ std::unique_ptr<Backend> fetch(std::string_view uri) {
   if (scheme == "sqlite") {
     return fetch_sqlite(uri, rest);
   }
+  if (scheme == "postgresql" || scheme == "postgres" || scheme == "postgresql+psycopg2") {
+    // libpq takes the URI as it is (TaskFlow's SQLAlchemy form names its driver: dropped).
+    std::string conninfo(uri);
+    if (scheme == "postgresql+psycopg2") {
+      conninfo = "postgresql" + std::string(uri.substr(colon));
+    }
+    return make_postgres_backend(conninfo);
+  }
   if (scheme == "dir" || scheme == "file") {
     if (rest.empty()) {
       throw InvalidArgument(
@@ -105,7 +115,8 @@ std::unique_ptr<Backend> fetch(std::string_view uri) {
     return make_dir_backend(std::string(rest));
   }
   throw InvalidArgument(fmt::format(
-      "persistence URI scheme '{}' is not supported (known: memory, sqlite, dir)", scheme));
+      "persistence URI scheme '{}' is not supported (known: memory, sqlite, dir, postgresql)",
+      scheme));
 }
 
 }  // namespace caboose::persistence

@@ -1,13 +1,14 @@
-// Resuming after kill -9: a child process runs a long flow on a SQLite file and is SIGKILLed at
-// a random moment; a new process loads the same flow detail and finishes the run. Every task
-// the dead process had saved SUCCESS is never run again, and the results equal an uninterrupted
-// run's. Repeated with different kill times on both engines.
+// Resuming after kill -9: a child process runs a long flow on SQLite or PostgreSQL and is SIGKILLed
+// at a random moment; a new process loads the same flow detail and finishes the run. Every task the
+// dead process had saved SUCCESS is never run again, and the results equal an uninterrupted run's.
+// Repeated with different kill times on both engines.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -21,7 +22,10 @@
 #include "caboose/engine/engine.h"
 #include "caboose/patterns/linear_flow.h"
 #include "caboose/patterns/unordered_flow.h"
+#include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
+
+#include "support/postgres_server.h"
 
 namespace caboose::engine {
 namespace {
@@ -67,12 +71,31 @@ std::multiset<std::string> lines(const std::string& file) {
   return out;
 }
 
-class CrashResume : public ::testing::TestWithParam<ExecutorKind> {
+struct Case {
+  ExecutorKind executor;
+  std::string backend;  // "sqlite" or "postgresql"
+};
+
+class CrashResume : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "caboose-crash-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
+  }
+  // A fresh store for one round: a SQLite file, or a new PostgreSQL database.
+  std::string fresh_store(int round) {
+    if (GetParam().backend == "postgresql") {
+      return caboose::testing::PostgresServer::shared().create_database();
+    }
+    return (dir_ / ("run-" + std::to_string(round) + ".db")).string();
+  }
+  // Opens the store (in whichever process calls it: connections are never inherited).
+  std::unique_ptr<persistence::Backend> open(const std::string& store) {
+    if (GetParam().backend == "postgresql") {
+      return persistence::make_postgres_backend(store);
+    }
+    return persistence::make_sqlite_backend(store);
   }
   void TearDown() override {
     std::error_code ec;
@@ -91,24 +114,25 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::uniform_int_distribution<int> kill_after_ms(1, 40);
   for (int round = 0; round < 20; ++round) {
-    const std::string db = (dir_ / ("run-" + std::to_string(round) + ".db")).string();
+    const std::string db = fresh_store(round);
     const std::string first_log = (dir_ / ("first-" + std::to_string(round))).string();
     const std::string second_log = (dir_ / ("second-" + std::to_string(round))).string();
     persistence::LogBook book = persistence::make_logbook("crash");
     persistence::FlowDetail detail = persistence::make_flow_detail("crashy");
     book.flows.push_back(detail);
-    persistence::make_sqlite_backend(db)->save_logbook(book);
+    open(db)->save_logbook(book);
 
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       try {
-        auto backend = persistence::make_sqlite_backend(db);
-        auto engine = load(
-            make_flow(first_log),
-            {.backend = backend.get(), .flow_detail = detail, .options = {.executor = GetParam()}});
+        auto backend = open(db);
+        auto engine = load(make_flow(first_log), {.backend = backend.get(),
+                                                  .flow_detail = detail,
+                                                  .options = {.executor = GetParam().executor}});
         engine->run();
-      } catch (...) {
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "first run: %s\n", e.what());
         _exit(2);
       }
       _exit(0);
@@ -120,7 +144,7 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
     ASSERT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "the first run failed";
 
     // What the dead process had saved as done.
-    auto backend = persistence::make_sqlite_backend(db);
+    auto backend = open(db);
     std::set<std::string> saved_done;
     for (const persistence::AtomDetail& a : backend->get_flow_details(detail.uuid).atoms) {
       if (a.state == AtomState::kSuccess && a.name != "_TaskFlow_INJECTOR") {
@@ -137,13 +161,14 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
     ASSERT_GE(resumer, 0);
     if (resumer == 0) {
       try {
-        auto b = persistence::make_sqlite_backend(db);
+        auto b = open(db);
         auto engine = load(make_flow(second_log), {.backend = b.get(),
                                                    .flow_detail = b->get_flow_details(detail.uuid),
-                                                   .options = {.executor = GetParam()}});
+                                                   .options = {.executor = GetParam().executor}});
         engine->run();
         _exit(engine->state() == FlowState::kSuccess ? 0 : 3);
-      } catch (...) {
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "resumed run: %s\n", e.what());
         _exit(2);
       }
     }
@@ -174,11 +199,16 @@ TEST_P(CrashResume, KilledRunResumesWithoutRerunningSavedTasks) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, CrashResume,
-                         ::testing::Values(ExecutorKind::kSerial, ExecutorKind::kParallel),
-                         [](const ::testing::TestParamInfo<ExecutorKind>& info) {
-                           return std::string(info.param == ExecutorKind::kSerial ? "Serial"
-                                                                                  : "Parallel");
+INSTANTIATE_TEST_SUITE_P(Stores, CrashResume,
+                         ::testing::Values(Case{ExecutorKind::kSerial, "sqlite"},
+                                           Case{ExecutorKind::kParallel, "sqlite"},
+                                           Case{ExecutorKind::kSerial, "postgresql"},
+                                           Case{ExecutorKind::kParallel, "postgresql"}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.executor == ExecutorKind::kSerial
+                                                  ? "Serial"
+                                                  : "Parallel") +
+                                  "_" + info.param.backend;
                          });
 
 }  // namespace

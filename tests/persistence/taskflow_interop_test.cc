@@ -1,6 +1,6 @@
 // One store, two programs: Python TaskFlow (Debian's python3-taskflow) writes a logbook that
-// caboose reads in full, and reads back in full one caboose wrote; on a SQLite file and on a
-// dir:// tree.
+// caboose reads in full, and reads back in full one caboose wrote; on a SQLite file, a dir://
+// tree and a PostgreSQL database.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -10,7 +10,10 @@
 #include <gtest/gtest.h>
 
 #include "caboose/persistence/dir_backend.h"
+#include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
+
+#include "support/postgres_server.h"
 
 namespace caboose::persistence {
 namespace {
@@ -38,6 +41,10 @@ std::string python(const std::string& mode, const std::string& connection) {
 class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgresql") {
+      pg_uri_ = caboose::testing::PostgresServer::shared().create_database();
+      make_postgres_backend(pg_uri_);  // the schema: TaskFlow's upgrade() cannot make it here
+    }
     std::string pattern = (fs::temp_directory_path() / "caboose-interop-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
@@ -48,15 +55,22 @@ class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
     fs::remove_all(dir_, ec);
   }
   std::string connection() const {
+    if (GetParam() == "postgresql") {
+      return pg_uri_;
+    }
     return GetParam() == "sqlite" ? "sqlite:///" + file_ : "dir://" + (dir_ / "tree").string();
   }
   std::unique_ptr<Backend> open() const {
+    if (GetParam() == "postgresql") {
+      return make_postgres_backend(pg_uri_);
+    }
     return GetParam() == "sqlite" ? make_sqlite_backend(file_)
                                   : make_dir_backend((dir_ / "tree").string());
   }
 
   fs::path dir_;
   std::string file_;
+  std::string pg_uri_;
 };
 
 TEST_P(TaskFlowInterop, CabooseReadsWhatPythonTaskFlowWrote) {
@@ -159,7 +173,8 @@ TEST_P(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TaskFlowInterop, ::testing::Values("sqlite", "dir"),
+INSTANTIATE_TEST_SUITE_P(Backends, TaskFlowInterop,
+                         ::testing::Values("sqlite", "dir", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

@@ -4,6 +4,7 @@
 //   sqlite:///relative.db              a SQLite file (four slashes: an absolute path), with
 //   sqlite:////abs/path.db?synchronous=FULL&busy_timeout=5000    optional settings
 //   dir:///abs/path                    TaskFlow's directory layout (dir://relative/path too)
+//   postgresql://user:pw@host:port/db  a PostgreSQL database through libpq (postgres:// too)
 // Throws InvalidArgument naming what was wrong with the URI (passwords hidden), StorageFailure
 // when the backend cannot be opened.
 #pragma once

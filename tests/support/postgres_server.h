@@ -1,0 +1,38 @@
+// A private PostgreSQL server for tests: Debian's binaries, a data directory in a temporary
+// directory, listening on 127.0.0.1 on a port free at start, stopped by its PID. Run as the
+// `postgres` user when the tests run as root (the server refuses root).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace caboose::testing {
+
+class PostgresServer {
+ public:
+  // The process's server, started on first use and stopped at exit. Throws std::runtime_error
+  // saying why it could not start.
+  static PostgresServer& shared();
+
+  // A new, empty database; returns its URI (postgresql://postgres@127.0.0.1:<port>/<name>).
+  std::string create_database();
+  std::string uri(const std::string& database) const;
+  int port() const { return port_; }
+
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+  ~PostgresServer();
+
+ private:
+  PostgresServer();
+  void start();
+  void stop() noexcept;
+
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  int databases_ = 0;
+};
+
+}  // namespace caboose::testing
