@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -16,7 +17,10 @@
 #include "caboose/patterns/linear_flow.h"
 #include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/memory_backend.h"
+#include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
+
+#include "support/postgres_server.h"
 
 namespace {
 
@@ -43,7 +47,13 @@ class Scratch {
   fs::path dir_;
 };
 
-enum Kind : std::int64_t { kMemory = 0, kSqliteNormal = 1, kSqliteFull = 2, kDir = 3 };
+enum Kind : std::int64_t {
+  kMemory = 0,
+  kSqliteNormal = 1,
+  kSqliteFull = 2,
+  kDir = 3,
+  kPostgres = 4
+};
 
 std::unique_ptr<Backend> open(Kind kind, const Scratch& scratch) {
   switch (kind) {
@@ -57,6 +67,14 @@ std::unique_ptr<Backend> open(Kind kind, const Scratch& scratch) {
           {.synchronous = caboose::persistence::SqliteOptions::Synchronous::kFull});
     case kDir:
       return caboose::persistence::make_dir_backend(scratch.file("tree"));
+    case kPostgres:
+      // CABOOSE_BENCH_POSTGRES names a database to use; otherwise a private server is started
+      // (Debian's postgresql, as the tests do) with a fresh database.
+      if (const char* uri = std::getenv("CABOOSE_BENCH_POSTGRES")) {
+        return caboose::persistence::make_postgres_backend(uri);
+      }
+      return caboose::persistence::make_postgres_backend(
+          caboose::testing::PostgresServer::shared().create_database());
   }
   return nullptr;
 }
@@ -71,6 +89,8 @@ const char* label(Kind kind) {
       return "sqlite synchronous=FULL";
     case kDir:
       return "dir (fsync per file)";
+    case kPostgres:
+      return "postgresql";
   }
   return "";
 }
@@ -104,6 +124,7 @@ BENCHMARK(BM_AtomSaves)
     ->Arg(kSqliteNormal)
     ->Arg(kSqliteFull)
     ->Arg(kDir)
+    ->Arg(kPostgres)
     ->UseRealTime();
 
 void BM_LinearFlow(benchmark::State& state) {
@@ -133,6 +154,7 @@ BENCHMARK(BM_LinearFlow)
     ->Args({kSqliteNormal, 1000})
     ->Args({kSqliteFull, 1000})
     ->Args({kDir, 1000})
+    ->Args({kPostgres, 1000})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -204,11 +204,11 @@ INSTANTIATE_TEST_SUITE_P(Stores, CrashResume,
                                            Case{ExecutorKind::kParallel, "sqlite"},
                                            Case{ExecutorKind::kSerial, "postgresql"},
                                            Case{ExecutorKind::kParallel, "postgresql"}),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return std::string(info.param.executor == ExecutorKind::kSerial
+                         [](const ::testing::TestParamInfo<Case>& p) {
+                           return std::string(p.param.executor == ExecutorKind::kSerial
                                                   ? "Serial"
                                                   : "Parallel") +
-                                  "_" + info.param.backend;
+                                  "_" + p.param.backend;
                          });
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "persistence/backend_conformance.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -370,6 +373,61 @@ TEST_P(BackendConformance, UpgradeAndValidateAreIdempotent) {
 
 // Fencing: a save under a claim token lower than the flow's fence is refused and writes
 // nothing; equal or higher tokens and untokened saves go through.
+// Two processes saving into one store at once: every write of both lands.
+TEST_P(BackendConformance, WritersInTwoProcessesBothLand) {
+  const auto open = opener();
+  if (!open) {
+    GTEST_SKIP() << "the store lives in one process";
+  }
+  LogBook book = make_logbook("shared");
+  FlowDetail flow = make_flow_detail("f");
+  constexpr int kEach = 15;
+  for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < kEach; ++i) {
+      AtomDetail a = task_detail("p" + std::to_string(p) + "-" + std::to_string(i));
+      a.uuid = a.name;
+      flow.atoms.push_back(a);
+    }
+  }
+  book.flows.push_back(flow);
+  conn().save_logbook(book);
+  pid_t children[2];
+  for (int p = 0; p < 2; ++p) {
+    children[p] = fork();
+    ASSERT_GE(children[p], 0);
+    if (children[p] == 0) {
+      int code = 0;
+      try {
+        auto backend = open();
+        for (int i = 0; i < kEach; ++i) {
+          AtomDetail a =
+              backend->get_atom_details("p" + std::to_string(p) + "-" + std::to_string(i));
+          a.state = AtomState::kSuccess;
+          a.results = Value{{"by", p}};
+          backend->update_atom_details(a);
+        }
+        backend->save_logbook(make_logbook("from-" + std::to_string(p)));
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  Backend& again = reopen();
+  const FlowDetail stored = again.get_flow_details(flow.uuid);
+  ASSERT_EQ(stored.atoms.size(), 2u * kEach);
+  for (const AtomDetail& a : stored.atoms) {
+    EXPECT_EQ(a.state, AtomState::kSuccess) << a.name;
+    EXPECT_EQ(a.name.substr(0, 2), "p" + std::to_string(a.results["by"].get<int>()));
+  }
+  EXPECT_EQ(again.get_logbooks().size(), 3u);
+}
+
 TEST_P(BackendConformance, FenceRisesAndNeverFalls) {
   LogBook book = make_logbook("lb");
   const FlowDetail flow = make_flow_detail("f");

@@ -30,6 +30,9 @@ class BackendFixture {
   virtual Backend& backend() = 0;
   // Another connection to the same store; for an in-process store, the same backend.
   virtual Backend& reopen() = 0;
+  // Opens a new connection to the store from any process (a forked child included); null for
+  // a store that lives in this process only.
+  virtual std::function<std::unique_ptr<Backend>()> opener() { return nullptr; }
 };
 
 struct BackendFactory {
@@ -53,6 +56,7 @@ class BackendConformance : public ::testing::TestWithParam<BackendFactory> {
   void TearDown() override { fixture_.reset(); }
   Backend& conn() { return fixture_->backend(); }
   Backend& reopen() { return fixture_->reopen(); }
+  std::function<std::unique_ptr<Backend>()> opener() { return fixture_->opener(); }
 
  private:
   std::unique_ptr<BackendFixture> fixture_;

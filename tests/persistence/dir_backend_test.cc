@@ -3,7 +3,6 @@
 // in several processes.
 #include "caboose/persistence/dir_backend.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -37,6 +36,9 @@ class DirFixture : public BackendFixture {
     backend();
     second_ = make_dir_backend((dir_ / "tree").string());
     return *second_;
+  }
+  std::function<std::unique_ptr<Backend>()> opener() override {
+    return [path = (dir_ / "tree").string()] { return make_dir_backend(path); };
   }
 
  private:
@@ -135,7 +137,7 @@ TEST(DirBackend, CorruptFilesAreErrorsNamingThem) {
 TEST(DirBackend, NewerLayoutIsRefused) {
   TempDir dir;
   const fs::path root = dir / "tree";
-  make_dir_backend(root.string());
+  (void)make_dir_backend(root.string());
   std::ofstream(root / "caboose_schema") << "7";
   EXPECT_THROW((void)make_dir_backend(root.string()), StorageFailure);
 }
@@ -148,61 +150,6 @@ TEST(DirBackend, UrisNameTheDirectory) {
   EXPECT_THROW((void)fetch("dir://"), InvalidArgument);
   std::ofstream(dir / "file") << "x";
   EXPECT_THROW((void)fetch("dir://" + (dir / "file").string()), StorageFailure);
-}
-
-TEST(DirBackend, WritersInSeveralProcessesShareOneTree) {
-  TempDir dir;
-  const std::string root = (dir / "tree").string();
-  LogBook book = make_logbook("shared");
-  FlowDetail flow = make_flow_detail("f");
-  constexpr int kProcesses = 3;
-  constexpr int kAtomsEach = 20;
-  for (int p = 0; p < kProcesses; ++p) {
-    for (int i = 0; i < kAtomsEach; ++i) {
-      AtomDetail a;
-      a.name = "p" + std::to_string(p) + "-" + std::to_string(i);
-      a.uuid = a.name;
-      flow.atoms.push_back(a);
-    }
-  }
-  book.flows.push_back(flow);
-  make_dir_backend(root)->save_logbook(book);
-  std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        auto backend = make_dir_backend(root);
-        for (int i = 0; i < kAtomsEach; ++i) {
-          AtomDetail a =
-              backend->get_atom_details("p" + std::to_string(p) + "-" + std::to_string(i));
-          a.state = AtomState::kSuccess;
-          a.results = Value{{"by", p}};
-          backend->update_atom_details(a);
-        }
-        // Each process also adds a logbook of its own.
-        backend->save_logbook(make_logbook("from-" + std::to_string(p)));
-      } catch (...) {
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << pid;
-  }
-  auto backend = make_dir_backend(root);
-  const FlowDetail stored = backend->get_flow_details(flow.uuid);
-  ASSERT_EQ(stored.atoms.size(), static_cast<std::size_t>(kProcesses * kAtomsEach));
-  for (const AtomDetail& a : stored.atoms) {
-    EXPECT_EQ(a.state, AtomState::kSuccess) << a.name;
-  }
-  EXPECT_EQ(backend->get_logbooks().size(), static_cast<std::size_t>(kProcesses + 1));
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ class PostgresFixture : public BackendFixture {
     second_ = make_postgres_backend(uri_);
     return *second_;
   }
+  std::function<std::unique_ptr<Backend>()> opener() override {
+    return [uri = uri_] { return make_postgres_backend(uri); };
+  }
 
  private:
   std::string uri_;
@@ -209,7 +212,7 @@ TEST(PostgresBackend, FetchTakesPostgresUris) {
 
 TEST(PostgresBackend, NewerSchemaIsRefused) {
   const std::string uri = PostgresServer::shared().create_database();
-  make_postgres_backend(uri);
+  (void)make_postgres_backend(uri);
   rows(uri, "UPDATE caboose_schema SET version = 42 RETURNING 1");
   EXPECT_THROW((void)make_postgres_backend(uri), StorageFailure);
 }

@@ -3,7 +3,6 @@
 // schema versions, corrupt rows, and writers in several processes.
 #include "caboose/persistence/sqlite_backend.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -38,6 +37,9 @@ class SqliteFixture : public BackendFixture {
     backend();
     second_ = make_sqlite_backend(file_);
     return *second_;
+  }
+  std::function<std::unique_ptr<Backend>()> opener() override {
+    return [file = file_] { return make_sqlite_backend(file); };
   }
 
  private:
@@ -166,7 +168,7 @@ TEST(SqliteBackend, ReadsRowsAsPythonTaskFlowWroteThem) {
   // The sample rows of shared/formats/sql-schema.txt, inserted as TaskFlow inserts them.
   TempDir dir;
   const std::string file = (dir / "t.db").string();
-  make_sqlite_backend(file);
+  (void)make_sqlite_backend(file);
   {
     RawDb raw(file);
     raw.exec(R"SQL(
@@ -229,7 +231,7 @@ TEST(SqliteBackend, CorruptRowsAreErrorsNamingTheRecord) {
 TEST(SqliteBackend, NewerSchemaIsRefused) {
   TempDir dir;
   const std::string file = (dir / "t.db").string();
-  make_sqlite_backend(file);
+  (void)make_sqlite_backend(file);
   RawDb(file).exec("UPDATE caboose_schema SET version = 99");
   try {
     (void)make_sqlite_backend(file);
@@ -275,61 +277,6 @@ TEST(SqliteBackend, ClosedBackendSaysSo) {
   auto backend = make_sqlite_backend(":memory:");
   backend->close();
   EXPECT_THROW((void)backend->get_logbooks(), StorageFailure);
-}
-
-// Several processes writing the same file: every write lands, none is lost or corrupt.
-TEST(SqliteBackend, WritersInSeveralProcessesShareOneFile) {
-  TempDir dir;
-  const std::string file = (dir / "shared.db").string();
-  LogBook book = make_logbook("shared");
-  FlowDetail flow = make_flow_detail("f");
-  constexpr int kProcesses = 4;
-  constexpr int kAtomsEach = 50;
-  for (int p = 0; p < kProcesses; ++p) {
-    for (int i = 0; i < kAtomsEach; ++i) {
-      AtomDetail a;
-      a.name = "p" + std::to_string(p) + "-" + std::to_string(i);
-      a.uuid = a.name;
-      flow.atoms.push_back(a);
-    }
-  }
-  book.flows.push_back(flow);
-  make_sqlite_backend(file)->save_logbook(book);
-
-  std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        auto backend = make_sqlite_backend(file);
-        for (int i = 0; i < kAtomsEach; ++i) {
-          AtomDetail a =
-              backend->get_atom_details("p" + std::to_string(p) + "-" + std::to_string(i));
-          a.state = AtomState::kSuccess;
-          a.results = Value{{"by", p}, {"i", i}};
-          backend->update_atom_details(a);
-        }
-      } catch (...) {
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << pid;
-  }
-  const FlowDetail stored = make_sqlite_backend(file)->get_flow_details(flow.uuid);
-  ASSERT_EQ(stored.atoms.size(), static_cast<std::size_t>(kProcesses * kAtomsEach));
-  for (const AtomDetail& a : stored.atoms) {
-    EXPECT_EQ(a.state, AtomState::kSuccess) << a.name;
-    EXPECT_EQ(a.name, "p" + std::to_string(a.results["by"].get<int>()) + "-" +
-                          std::to_string(a.results["i"].get<int>()));
-  }
 }
 
 }  // namespace

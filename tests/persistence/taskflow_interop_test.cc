@@ -43,7 +43,7 @@ class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "postgresql") {
       pg_uri_ = caboose::testing::PostgresServer::shared().create_database();
-      make_postgres_backend(pg_uri_);  // the schema: TaskFlow's upgrade() cannot make it here
+      (void)make_postgres_backend(pg_uri_);  // the schema: TaskFlow's upgrade() cannot make it here
     }
     std::string pattern = (fs::temp_directory_path() / "caboose-interop-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -175,9 +175,7 @@ TEST_P(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, TaskFlowInterop,
                          ::testing::Values("sqlite", "dir", "postgresql"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace caboose::persistence
