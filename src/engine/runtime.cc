@@ -363,28 +363,15 @@ void Runtime::start_execute(NodeId n) {
   in_flight_[n] = 1;
   ++running_;
   if (is_retry(n)) {
-    // Retries run here, on the engine thread (as TaskFlow's retry executor).
-    auto& retry = static_cast<Retry&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
-    Completion c{n, Work::kExecute, Value()};
-    try {
-      c.outcome = retry.execute(history(n), arguments(n, false));
-    } catch (...) {
-      c.outcome = Failure::capture();
-    }
-    done_.push(std::move(c));
+    run_retry(n, Work::kExecute,
+              [&](Retry& retry) { return retry.execute(history(n), arguments(n, false)); });
     return;
   }
   Job job;
   job.node = n;
   job.work = Work::kExecute;
-  job.task = &static_cast<Task&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
-  try {
-    job.args = arguments(n, false);
-  } catch (...) {
-    done_.push({n, Work::kExecute, Failure::capture()});
-    return;
-  }
-  starting_.push_back(std::move(job));
+  job.task = task_of(n);
+  queue_job(std::move(job));
 }
 
 void Runtime::start_revert(NodeId n) {
@@ -399,26 +386,42 @@ void Runtime::start_revert(NodeId n) {
   in_flight_[n] = 1;
   ++running_;
   if (is_retry(n)) {
-    auto& retry = static_cast<Retry&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
-    Completion c{n, Work::kRevert, Value()};
-    try {
-      c.outcome = retry.revert(history(n), arguments(n, true), *flow_failures_);
-    } catch (...) {
-      c.outcome = Failure::capture();
-    }
-    done_.push(std::move(c));
+    run_retry(n, Work::kRevert, [&](Retry& retry) {
+      return retry.revert(history(n), arguments(n, true), *flow_failures_);
+    });
     return;
   }
   Job job;
   job.node = n;
   job.work = Work::kRevert;
-  job.task = &static_cast<Task&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
+  job.task = task_of(n);
   job.result = result.value_or(Outcome(Value()));
   job.failures = flow_failures_;
+  queue_job(std::move(job));
+}
+
+Task* Runtime::task_of(NodeId n) const {
+  return &static_cast<Task&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
+}
+
+template <class Call>
+void Runtime::run_retry(NodeId n, Work work, Call&& call) {
+  // Retries run here, on the engine thread (as TaskFlow's retry executor).
+  auto& retry = static_cast<Retry&>(const_cast<Atom&>(*compilation_.nodes[n].atom));
+  Completion c{n, work, Value()};
   try {
-    job.args = arguments(n, true);
+    c.outcome = call(retry);
   } catch (...) {
-    done_.push({n, Work::kRevert, Failure::capture()});
+    c.outcome = Failure::capture();
+  }
+  done_.push(std::move(c));
+}
+
+void Runtime::queue_job(Job job) {
+  try {
+    job.args = arguments(job.node, job.work == Work::kRevert);
+  } catch (...) {
+    done_.push({job.node, job.work, Failure::capture()});
     return;
   }
   starting_.push_back(std::move(job));

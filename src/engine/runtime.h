@@ -100,6 +100,13 @@ class Runtime {
   // Scheduling.
   void start_execute(NodeId n);
   void start_revert(NodeId n);
+  Task* task_of(NodeId n) const;
+  // Runs a retry's execute or revert (`call`) now and queues its completion.
+  template <class Call>
+  void run_retry(NodeId n, Work work, Call&& call);
+  // Reads the job's arguments and queues it for the executor, or queues the failure to read
+  // them.
+  void queue_job(Job job);
   void retry_subflow(NodeId retry);
   // Consults the deciders on links into `n`; false if `n` was ignored.
   bool decide(NodeId n);

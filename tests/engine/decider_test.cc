@@ -28,9 +28,7 @@ class DeciderCase : public testing::EngineCase {
  protected:
   // Runs with a capturing listener (atoms only) and returns the lines captured.
   static Lines run_captured(Engine& engine) {
-    CapturingListener capture(engine, {.capture_flow = false});
-    engine.run();
-    return capture.values();
+    return testing::run_captured(engine, nullptr, {.capture_flow = false});
   }
   static LineSet as_set(const Lines& lines) { return LineSet(lines.begin(), lines.end()); }
 };

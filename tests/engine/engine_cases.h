@@ -8,12 +8,14 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "caboose/atoms/functor_task.h"
 #include "caboose/atoms/retry.h"
 #include "caboose/engine/engine.h"
+#include "caboose/engine/listeners.h"
 
 namespace caboose::engine {
 // Test names and failure messages show "Serial" / "Parallel".
@@ -105,6 +107,23 @@ inline RetryPtr one_return_retry(std::string name, AtomOptions options = {}) {
   return retry(
       std::move(name), [](const RetryHistory&, const Value&) { return RetryDecision::kRevert; },
       [](const RetryHistory&, const Value&) { return Value(1); }, std::move(options));
+}
+
+// Runs `engine` with a capturing listener; returns the lines it captured. The run's exception,
+// if any, goes to `error` (its what()); with no `error`, an exception fails the test.
+inline std::vector<std::string> run_captured(Engine& engine, std::string* error = nullptr,
+                                             CapturingListener::Options options = {}) {
+  CapturingListener capture(engine, std::move(options));
+  try {
+    engine.run();
+  } catch (const std::exception& e) {
+    if (error == nullptr) {
+      ADD_FAILURE() << "unexpected failure: " << e.what();
+    } else {
+      *error = e.what();
+    }
+  }
+  return capture.values();
 }
 
 // The failure text CapturingListener shows for a std::runtime_error.

@@ -30,24 +30,8 @@ using testing::progressing;
 using testing::woot;
 using Lines = std::vector<std::string>;
 
-class RetryCase : public testing::EngineCase {
- protected:
-  // Runs the engine with a capturing listener; returns what it captured. The run's exception,
-  // if any, is left in `error` (its what()).
-  Lines run_captured(Engine& engine, std::string* error = nullptr) {
-    CapturingListener capture(engine);
-    try {
-      engine.run();
-    } catch (const std::exception& e) {
-      if (error == nullptr) {
-        ADD_FAILURE() << "unexpected failure: " << e.what();
-      } else {
-        *error = e.what();
-      }
-    }
-    return capture.values();
-  }
-};
+using RetryCase = testing::EngineCase;
+using testing::run_captured;
 
 TEST_P(RetryCase, EmptyFlowsRunTheirRetry) {
   std::vector<FlowPtr> flows;

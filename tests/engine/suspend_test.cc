@@ -67,21 +67,11 @@ class SuspendCase : public testing::EngineCase {
   // `state` if a task is named. The run's exception, if any, goes to `error`.
   static Lines run_captured(Engine& engine, const std::string& task = {},
                             AtomState state = AtomState::kSuccess, std::string* error = nullptr) {
-    CapturingListener capture(engine, {.capture_flow = false});
     std::optional<Suspender> suspender;
     if (!task.empty()) {
       suspender.emplace(engine, task, state);
     }
-    try {
-      engine.run();
-    } catch (const std::exception& e) {
-      if (error == nullptr) {
-        ADD_FAILURE() << "unexpected failure: " << e.what();
-      } else {
-        *error = e.what();
-      }
-    }
-    return capture.values();
+    return testing::run_captured(engine, error, {.capture_flow = false});
   }
 
   static FlowPtr abc(bool c_fails) {
