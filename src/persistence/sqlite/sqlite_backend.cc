@@ -17,9 +17,13 @@
 
 #include "persistence/json_text.h"
 #include "persistence/sql_rows.h"
+#include "persistence/sqlite/sqlite_db.h"
 
 namespace caboose::persistence {
 namespace {
+
+using caboose::detail::Query;
+using caboose::detail::SqliteDb;
 
 // caboose's own layout on top of TaskFlow's tables; a database with a higher one is refused.
 constexpr int kSchemaVersion = 1;
@@ -93,117 +97,14 @@ std::string now() {
   return detail::sql_now();
 }
 
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql, const std::string& where) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &stmt_, nullptr) != SQLITE_OK) {
-      throw StorageFailure(
-          fmt::format("{}: cannot prepare '{}': {}", where, sql, sqlite3_errmsg(db)));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  sqlite3_stmt* get() { return stmt_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// One use of a prepared statement: binds, steps, reads columns, and resets when done.
-class Query {
- public:
-  Query(sqlite3_stmt* stmt, std::string where) : stmt_(stmt), where_(std::move(where)) {}
-  ~Query() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Query(const Query&) = delete;
-  Query& operator=(const Query&) = delete;
-
-  Query& bind(std::string_view text) {
-    check(sqlite3_bind_text(stmt_, ++index_, text.data(), static_cast<int>(text.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-  Query& bind(const std::string& text) { return bind(std::string_view(text)); }
-  Query& bind(const char* text) { return bind(std::string_view(text)); }
-  Query& bind(const std::optional<std::string>& text) {
-    if (!text) {
-      check(sqlite3_bind_null(stmt_, ++index_));
-      return *this;
-    }
-    return bind(std::string_view(*text));
-  }
-  Query& bind(std::int64_t n) {
-    check(sqlite3_bind_int64(stmt_, ++index_, n));
-    return *this;
-  }
-  // Steps once: true while a row is there.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) {
-      return true;
-    }
-    if (rc == SQLITE_DONE) {
-      return false;
-    }
-    throw StorageFailure(fmt::format("{}: {}", where_, sqlite3_errmsg(sqlite3_db_handle(stmt_))));
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  bool is_null(int column) { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::string text(int column) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, column));
-  }
-  std::optional<std::string> optional_text(int column) {
-    if (is_null(column)) {
-      return std::nullopt;
-    }
-    return text(column);
-  }
-  std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) {
-      throw StorageFailure(fmt::format("{}: {}", where_, sqlite3_errmsg(sqlite3_db_handle(stmt_))));
-    }
-  }
-  sqlite3_stmt* stmt_;
-  std::string where_;
-  int index_ = 0;
-};
-
 class SqliteBackend final : public Backend {
  public:
-  SqliteBackend(std::string path, SqliteOptions options) : path_(std::move(path)) {
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw StorageFailure(fmt::format("cannot open SQLite database '{}': {}", path_, why));
-    }
-    sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
-    try {
-      if (path_ != ":memory:") {
-        exec("PRAGMA journal_mode=WAL");
-      }
-      exec(options.synchronous == SqliteOptions::Synchronous::kFull ? "PRAGMA synchronous=FULL"
-                                                                    : "PRAGMA synchronous=NORMAL");
-      upgrade();
-    } catch (...) {
-      close_locked();
-      throw;
-    }
+  SqliteBackend(std::string path, SqliteOptions options)
+      : path_(std::move(path)),
+        db_(std::make_unique<SqliteDb>(path_,
+                                       options.synchronous == SqliteOptions::Synchronous::kFull,
+                                       options.busy_timeout)) {
+    upgrade();
   }
 
   ~SqliteBackend() override { close_locked(); }
@@ -211,7 +112,7 @@ class SqliteBackend final : public Backend {
   void upgrade() override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     const int version = schema_version_locked();
     if (version > kSchemaVersion) {
       throw StorageFailure(fmt::format(
@@ -260,7 +161,7 @@ class SqliteBackend final : public Backend {
   FenceToken fence(std::string_view flow_uuid, FenceToken token) override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     require_flow_locked(flow_uuid);
     Query(stmt("INSERT INTO caboose_fences (flow_uuid, token) VALUES (?, ?) "
                "ON CONFLICT (flow_uuid) DO UPDATE SET token = max(token, excluded.token)"),
@@ -361,7 +262,7 @@ class SqliteBackend final : public Backend {
   void destroy_logbook(std::string_view book_uuid) override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     require_book_locked(book_uuid);
     // TaskFlow relies on ON DELETE CASCADE, which SQLite enforces only with foreign_keys on;
     // the children are deleted explicitly so both ways leave nothing behind.
@@ -379,7 +280,7 @@ class SqliteBackend final : public Backend {
   void clear_all() override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     exec(
         "DELETE FROM atomdetails; DELETE FROM caboose_fences; DELETE FROM flowdetails; "
         "DELETE FROM logbooks;");
@@ -391,7 +292,7 @@ class SqliteBackend final : public Backend {
     std::lock_guard lock(mu_);
     open_db();
     {
-      Transaction tx(*this);
+      Transaction tx(*db_);
       for (const FlowDetail& flow : book.flows) {  // checked before anything is written
         if (token && flow_parent_locked(flow.uuid)) {
           check_fence(flow.uuid, fence_locked(flow.uuid), token);
@@ -452,7 +353,7 @@ class SqliteBackend final : public Backend {
   void do_update_flow_details(const FlowDetail& flow, std::optional<FenceToken> token) override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     const std::optional<std::string> book = flow_parent_locked(flow.uuid);
     if (!book) {
       throw NotFound(
@@ -468,7 +369,7 @@ class SqliteBackend final : public Backend {
   void do_update_atom_details(const AtomDetail& atom, std::optional<FenceToken> token) override {
     std::lock_guard lock(mu_);
     open_db();
-    Transaction tx(*this);
+    Transaction tx(*db_);
     if (token) {
       Query q(stmt("SELECT a.parent_uuid, coalesce(f.token, 0) FROM atomdetails a "
                    "LEFT JOIN caboose_fences f ON f.flow_uuid = a.parent_uuid WHERE a.uuid = ?"),
@@ -486,67 +387,20 @@ class SqliteBackend final : public Backend {
   }
 
  private:
-  // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
-  class Transaction {
-   public:
-    explicit Transaction(SqliteBackend& b) : b_(b) { b_.exec("BEGIN IMMEDIATE"); }
-    ~Transaction() {
-      if (!done_) {
-        sqlite3_exec(b_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      }
-    }
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit() {
-      b_.exec("COMMIT");
-      done_ = true;
-    }
-
-   private:
-    SqliteBackend& b_;
-    bool done_ = false;
-  };
+  using Transaction = SqliteDb::Transaction;
 
   std::string where(std::string_view op) const {
     return fmt::format("SQLite database '{}': {}", path_, op);
   }
-
   void open_db() const {
-    if (db_ == nullptr) {
+    if (!db_) {
       throw StorageFailure(fmt::format("SQLite database '{}' is closed", path_));
     }
   }
-
-  void close_locked() {
-    statements_.clear();
-    if (db_ != nullptr) {
-      sqlite3_close(db_);
-      db_ = nullptr;
-    }
-  }
-
-  void exec(const char* sql) {
-    char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-      const std::string why = error != nullptr ? error : sqlite3_errmsg(db_);
-      sqlite3_free(error);
-      throw StorageFailure(fmt::format("SQLite database '{}': {}", path_, why));
-    }
-  }
-
-  sqlite3_stmt* stmt(const std::string& sql) {
-    auto it = statements_.find(sql);
-    if (it == statements_.end()) {
-      it = statements_.emplace(sql, std::make_unique<Statement>(db_, sql, where("prepare"))).first;
-    }
-    return it->second->get();
-  }
-
-  bool table_exists_locked(const char* table) {
-    Query q(stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"), where("schema"));
-    q.bind(std::string_view(table));
-    return q.step();
-  }
+  void close_locked() { db_.reset(); }
+  void exec(const char* sql) { db_->exec(sql); }
+  sqlite3_stmt* stmt(const std::string& sql) { return db_->stmt(sql); }
+  bool table_exists_locked(const char* table) { return db_->table_exists(table); }
 
   int schema_version_locked() {
     if (!table_exists_locked("caboose_schema")) {
@@ -728,7 +582,7 @@ class SqliteBackend final : public Backend {
       q.bind(*flow_uuid);
     }
     q.run();
-    return sqlite3_changes(db_) > 0;
+    return db_->changes() > 0;
   }
 
   static Value failure_dict(const std::optional<Failure>& failure) {
@@ -737,8 +591,7 @@ class SqliteBackend final : public Backend {
 
   std::string path_;
   std::mutex mu_;
-  sqlite3* db_ = nullptr;                                         // Guarded by mu_.
-  std::map<std::string, std::unique_ptr<Statement>> statements_;  // Guarded by mu_.
+  std::unique_ptr<SqliteDb> db_;  // Guarded by mu_; null once closed.
 };
 
 }  // namespace
