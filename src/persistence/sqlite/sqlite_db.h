@@ -64,6 +64,13 @@ class Query {
     }
     return bind(std::string_view(*text));
   }
+  Query& bind(std::optional<std::int64_t> n) {
+    if (!n) {
+      check(sqlite3_bind_null(stmt_, ++index_));
+      return *this;
+    }
+    return bind(*n);
+  }
   Query& bind(std::int64_t n) {
     check(sqlite3_bind_int64(stmt_, ++index_, n));
     return *this;

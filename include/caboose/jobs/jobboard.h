@@ -1,0 +1,110 @@
+// JobBoard: where jobs are posted, listed and claimed, as TaskFlow's jobboard, with leases,
+// attempts and a garbage bin. Many boards (in many processes) share one store; every state
+// change is one atomic step in that store, so two claimers racing for a job never both win,
+// and an action carrying a stale claim changes nothing.
+//
+//   auto board = caboose::jobs::fetch_jobboard("sqlite:///var/lib/app/board.db");
+//   board->post("charge-order-17", {.details = {{"store", {{"order", 17}}}}});
+//   for (const Job& job : board->iterjobs(/*only_unclaimed=*/true)) {
+//     Claim claim = board->claim(job.uuid, "conductor-1");
+//     ...  // run it, renewing the claim
+//     board->consume(claim);
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "caboose/core/notifier.h"
+#include "caboose/jobs/job.h"
+#include "caboose/persistence/models.h"
+
+namespace caboose::jobs {
+
+struct PostOptions {
+  Value details = Value::object();
+  // The logbook the job runs on (its uuid and name are recorded, as TaskFlow's post(book=)).
+  std::optional<persistence::LogBook> book = std::nullopt;
+  JobPriority priority = JobPriority::kNormal;
+  std::int64_t max_attempts = 0;  // 0: the board's default
+  std::optional<TimePoint> not_before = std::nullopt;
+};
+
+struct BoardOptions {
+  std::chrono::milliseconds lease{30000};  // how long a claim holds unless renewed
+  std::int64_t max_attempts = 5;           // default attempt limit of jobs posted here
+};
+
+class JobBoard {
+ public:
+  virtual ~JobBoard() = default;
+
+  virtual void close() = 0;
+
+  // Posts a job; returns it as stored. InvalidArgument for an empty name or details that are
+  // not an object.
+  virtual Job post(std::string name, PostOptions options = {}) = 0;
+  // The jobs on the board in claim order (priority, then oldest first): with only_unclaimed,
+  // the ones claimable now (unclaimed or with a lapsed claim, and due). Trashed jobs are
+  // listed by trashed(), not here. Records that cannot be read are skipped, logged and kept
+  // for skipped().
+  virtual std::vector<Job> iterjobs(bool only_unclaimed = false) = 0;
+  // What the last iterjobs()/trashed() could not read: one line per record, naming it.
+  virtual std::vector<std::string> skipped() const = 0;
+  // Waits up to `timeout` for a claimable job; returns whether there is one. No busy loop.
+  virtual bool wait(std::chrono::milliseconds timeout) = 0;
+  virtual std::optional<Job> find(std::string_view job_uuid) = 0;
+
+  // Claims a job for `who`, counting the attempt in the same step. UnclaimableJob when it is
+  // claimed by someone else (and the claim holds), not due yet, trashed; NotFound when absent.
+  virtual Claim claim(std::string_view job_uuid, std::string_view who) = 0;
+  // Extends the lease. StaleClaim when the claim is no longer the job's current one.
+  virtual Claim renew(const Claim& claim) = 0;
+  // The job is done: it leaves the board. StaleClaim as renew().
+  virtual void consume(const Claim& claim) = 0;
+  // Gives the job back: claimable again from `not_before` (now if absent), with the failure
+  // that made the claimer give up. StaleClaim as renew().
+  virtual void abandon(const Claim& claim, std::optional<TimePoint> not_before = std::nullopt,
+                       std::optional<Failure> failure = std::nullopt) = 0;
+  // Moves the job to the garbage bin with the reason (and the failure, if given). StaleClaim
+  // as renew().
+  virtual void trash(const Claim& claim, std::string reason,
+                     std::optional<Failure> failure = std::nullopt) = 0;
+  // Who holds a valid claim on the job, if anyone.
+  virtual std::optional<std::string> find_owner(std::string_view job_uuid) = 0;
+  // Jobs on the board (not trashed).
+  virtual std::size_t job_count() = 0;
+
+  // The garbage bin: trashed jobs, oldest first; requeue puts one back on the board with its
+  // attempts reset (NotFound if not trashed); purge deletes one, purge_all every trashed job
+  // (returns how many).
+  virtual std::vector<Job> trashed() = 0;
+  virtual Job requeue(std::string_view job_uuid) = 0;
+  virtual void purge(std::string_view job_uuid) = 0;
+  virtual std::size_t purge_all() = 0;
+
+  // Records a conductor as alive on the board (name, details, last seen).
+  virtual void register_entity(std::string_view name, const Value& details) = 0;
+  virtual Value entities() = 0;
+
+  // "posted" (details: job uuid, name) and "removal" (job uuid, and "reason": consumed,
+  // trashed, purged) for what this board object did.
+  Notifier& notifier() { return notifier_; }
+  virtual const BoardOptions& options() const = 0;
+
+ protected:
+  Notifier notifier_;
+};
+
+// sqlite:///relative.db, sqlite:////absolute.db (options ?lease_ms=30000&max_attempts=5).
+// Throws InvalidArgument naming what is wrong with the URI, StorageFailure when the store
+// cannot be opened.
+[[nodiscard]] std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri,
+                                                       BoardOptions options = {});
+
+}  // namespace caboose::jobs

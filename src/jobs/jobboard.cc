@@ -1,0 +1,73 @@
+#include "caboose/jobs/jobboard.h"
+
+#include <charconv>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "caboose/core/errors.h"
+
+#include "jobs/sqlite/sqlite_jobboard.h"
+
+namespace caboose::jobs {
+namespace {
+
+std::int64_t positive_integer(std::string_view uri, std::string_view key, std::string_view text) {
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n <= 0) {
+    throw InvalidArgument(
+        fmt::format("jobboard URI '{}': {} must be a positive integer, got '{}'", uri, key, text));
+  }
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions options) {
+  const auto colon = uri.find("://");
+  if (colon == std::string_view::npos) {
+    throw InvalidArgument(
+        fmt::format("jobboard URI '{}' has no scheme (expected sqlite:///board.db)", uri));
+  }
+  const std::string_view scheme = uri.substr(0, colon);
+  std::string_view rest = uri.substr(colon + 3);
+  if (scheme != "sqlite") {
+    throw InvalidArgument(
+        fmt::format("jobboard URI scheme '{}' is not supported (known: sqlite)", scheme));
+  }
+  const auto question = rest.find('?');
+  std::string_view location = rest.substr(0, question);
+  std::string_view query =
+      question == std::string_view::npos ? std::string_view() : rest.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      throw InvalidArgument(
+          fmt::format("jobboard URI '{}': '{}' is not a key=value option", uri, item));
+    }
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = item.substr(eq + 1);
+    if (key == "lease_ms") {
+      options.lease = std::chrono::milliseconds(positive_integer(uri, key, value));
+    } else if (key == "max_attempts") {
+      options.max_attempts = positive_integer(uri, key, value);
+    } else {
+      throw InvalidArgument(fmt::format(
+          "jobboard URI '{}': unknown option '{}' (known: lease_ms, max_attempts)", uri, key));
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  if (location.empty()) {
+    return make_sqlite_jobboard(":memory:", options);
+  }
+  if (location.front() != '/' || location.size() < 2) {
+    throw InvalidArgument(fmt::format(
+        "jobboard URI '{}': expected sqlite:///relative.db or sqlite:////absolute.db", uri));
+  }
+  return make_sqlite_jobboard(std::string(location.substr(1)), options);
+}
+
+}  // namespace caboose::jobs

@@ -1,0 +1,72 @@
+// The sqlite:// jobboard against the jobboard conformance suite (two connections to one file
+// for another()), and its URIs.
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "caboose/core/errors.h"
+#include "caboose/jobs/jobboard.h"
+
+#include "jobs/jobboard_conformance.h"
+#include "persistence/temp_dir.h"
+
+namespace caboose::jobs::testing {
+namespace {
+
+using persistence::testing::TempDir;
+
+class SqliteBoardFixture : public BoardFixture {
+ public:
+  SqliteBoardFixture() : file_((dir_ / "board.db").string()) {}
+  JobBoard& board(const BoardOptions& options) override {
+    if (!board_) {
+      board_ = fetch_jobboard("sqlite:///" + file_, options);
+    }
+    return *board_;
+  }
+  std::unique_ptr<JobBoard> another(const BoardOptions& options) override {
+    return fetch_jobboard("sqlite:///" + file_, options);
+  }
+  void corrupt(const std::string& job_uuid) override {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file_.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE caboose_jobs SET details = x'00ff13' WHERE uuid = '" + job_uuid + "'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
+ private:
+  TempDir dir_;
+  std::string file_;
+  std::unique_ptr<JobBoard> board_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobBoardConformance,
+                         ::testing::Values(BoardFactory{
+                             "sqlite", [] { return std::make_unique<SqliteBoardFixture>(); }}),
+                         BoardName());
+
+TEST(SqliteJobBoardUri, OptionsAndErrors) {
+  TempDir dir;
+  const std::string file = (dir / "b.db").string();
+  auto board = fetch_jobboard("sqlite:///" + file + "?lease_ms=1500&max_attempts=3");
+  EXPECT_EQ(board->options().lease, std::chrono::milliseconds(1500));
+  EXPECT_EQ(board->options().max_attempts, 3);
+  EXPECT_EQ(board->post("j").max_attempts, 3);
+  auto memory = fetch_jobboard("sqlite://");
+  memory->post("in-memory");
+  EXPECT_EQ(memory->job_count(), 1u);
+  for (const std::string& bad :
+       {std::string("redis://127.0.0.1:1/0"), std::string("board.db"),
+        "sqlite:///" + file + "?lease_ms=0", "sqlite:///" + file + "?lease_ms=soon",
+        "sqlite:///" + file + "?colour=blue", std::string("sqlite://relative.db")}) {
+    EXPECT_THROW((void)fetch_jobboard(bad), InvalidArgument) << bad;
+  }
+  EXPECT_THROW((void)fetch_jobboard("sqlite:////nonexistent-dir/for/sure/b.db"), StorageFailure);
+}
+
+}  // namespace
+}  // namespace caboose::jobs::testing
