@@ -8,6 +8,7 @@
 
 #include "books_command.h"
 #include "demo_command.h"
+#include "jobs_command.h"
 
 namespace caboose::cli {
 
@@ -42,6 +43,42 @@ int run_cli(int argc, char** argv) {
     sub->add_flag("--json", books_options.json, "Print JSON instead of a table");
   }
 
+  JobsOptions jobs_options;
+  PostJobOptions post_options;
+  std::string job_uuid;
+  std::string trash_reason = "trashed by hand";
+  bool purge_everything = false;
+  CLI::App* jobs = app.add_subcommand("jobs", "Post, list and manage a jobboard's jobs");
+  jobs->require_subcommand(1);
+  CLI::App* jobs_post = jobs->add_subcommand("post", "Post a job");
+  jobs_post->add_option("name", post_options.name, "The job's name")->required();
+  jobs_post->add_option("--details", post_options.details, "The job's details (a JSON object)");
+  jobs_post->add_option("--priority", post_options.priority, "HIGH, NORMAL or LOW");
+  jobs_post->add_option("--max-attempts", post_options.max_attempts,
+                        "Claims allowed before the job is trashed (default: the board's)");
+  jobs_post->add_option("--persistence", post_options.persistence,
+                        "Save a logbook for the job there (with --factory)");
+  jobs_post->add_option("--factory", post_options.factory,
+                        "The flow factory the job's flow detail names");
+  CLI::App* jobs_list = jobs->add_subcommand("list", "List the jobs on the board");
+  CLI::App* jobs_show = jobs->add_subcommand("show", "Show one job");
+  CLI::App* jobs_trash = jobs->add_subcommand("trash", "Move an unclaimed job to the garbage bin");
+  jobs_trash->add_option("--reason", trash_reason, "Why");
+  CLI::App* jobs_requeue = jobs->add_subcommand("requeue", "Put a trashed job back on the board");
+  CLI::App* jobs_purge = jobs->add_subcommand("purge", "Delete trashed jobs");
+  jobs_purge->add_flag("--all", purge_everything, "Every trashed job");
+  for (CLI::App* sub : {jobs_show, jobs_trash, jobs_requeue}) {
+    sub->add_option("job", job_uuid, "The job's uuid")->required();
+  }
+  jobs_purge->add_option("job", job_uuid, "The job's uuid");
+  CLI::App* bin = app.add_subcommand("bin", "The garbage bin: trashed jobs and why");
+  for (CLI::App* sub :
+       {jobs_post, jobs_list, jobs_show, jobs_trash, jobs_requeue, jobs_purge, bin}) {
+    sub->add_option("--board", jobs_options.board, "Jobboard URI: sqlite:///board.db, ...")
+        ->required();
+    sub->add_flag("--json", jobs_options.json, "Print JSON instead of a table");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -56,6 +93,31 @@ int run_cli(int argc, char** argv) {
     }
     if (*books_show) {
       return show_book(std::cout, books_options, book_wanted);
+    }
+    if (*jobs_post) {
+      return post_job(std::cout, jobs_options, post_options);
+    }
+    if (*jobs_list) {
+      return list_jobs(std::cout, jobs_options);
+    }
+    if (*jobs_show) {
+      return show_job(std::cout, jobs_options, job_uuid);
+    }
+    if (*jobs_trash) {
+      return trash_job(std::cout, jobs_options, job_uuid, trash_reason);
+    }
+    if (*jobs_requeue) {
+      return requeue_job(std::cout, jobs_options, job_uuid);
+    }
+    if (*jobs_purge) {
+      if (job_uuid.empty() != purge_everything) {
+        std::cerr << "caboose: jobs purge takes a job uuid or --all\n";
+        return 2;
+      }
+      return purge_jobs(std::cout, jobs_options, job_uuid);
+    }
+    if (*bin) {
+      return show_bin(std::cout, jobs_options);
     }
     std::cout << app.help();
     return 0;

@@ -85,6 +85,54 @@ TEST(CliTest, DemoSavedToSqliteIsListedAndShown) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CliTest, JobsArePostedListedTrashedRequeuedAndPurged) {
+  std::string dir = (std::filesystem::temp_directory_path() / "caboose-cli-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string board = "sqlite:///" + dir + "/board.db";
+  const std::string flows = "sqlite:///" + dir + "/flows.db";
+  const auto [post_code, post_out] =
+      run({"jobs", "post", "charge", "--board", board, "--details", R"({"order": 17})",
+           "--priority", "high", "--persistence", flows, "--factory", "orders.charge", "--json"});
+  ASSERT_EQ(post_code, 0) << post_out;
+  const Value posted = Value::parse(post_out);
+  const std::string job = posted["uuid"].get<std::string>();
+  EXPECT_EQ(posted["priority"], "HIGH");
+  EXPECT_EQ(posted["details"]["order"], 17);
+  ASSERT_TRUE(posted["details"]["flow_uuid"].is_string());
+
+  // The logbook names the factory as TaskFlow's poster does.
+  const auto [book_code, book_out] = run(
+      {"books", "show", posted["book_uuid"].get<std::string>(), "--persistence", flows, "--json"});
+  ASSERT_EQ(book_code, 0);
+  const Value book = Value::parse(book_out);
+  EXPECT_EQ(book["flows"][0]["uuid"], posted["details"]["flow_uuid"]);
+  EXPECT_EQ(
+      book["flows"][0]["meta"]["factory"],
+      (Value{{"name", "orders.charge"}, {"args", Value::array()}, {"kwargs", Value::object()}}));
+
+  const auto [list_code, list_out] = run({"jobs", "list", "--board", board, "--json"});
+  ASSERT_EQ(list_code, 0);
+  EXPECT_EQ(Value::parse(list_out).size(), 1u);
+  EXPECT_EQ(run({"jobs", "show", job, "--board", board}).first, 0);
+  EXPECT_EQ(run({"jobs", "trash", job, "--board", board, "--reason", "bad input"}).first, 0);
+  const Value bin = Value::parse(run({"bin", "--board", board, "--json"}).second);
+  ASSERT_EQ(bin.size(), 1u);
+  EXPECT_EQ(bin[0]["trash_reason"], "bad input");
+  EXPECT_EQ(run({"jobs", "requeue", job, "--board", board}).first, 0);
+  EXPECT_EQ(Value::parse(run({"bin", "--board", board, "--json"}).second).size(), 0u);
+  EXPECT_EQ(run({"jobs", "trash", job, "--board", board}).first, 0);
+  EXPECT_EQ(run({"jobs", "purge", "--all", "--board", board}).first, 0);
+  EXPECT_EQ(Value::parse(run({"jobs", "list", "--board", board, "--json"}).second).size(), 0u);
+
+  EXPECT_NE(run({"jobs", "post", "x", "--board", board, "--details", "[1]"}).first, 0);
+  EXPECT_NE(run({"jobs", "post", "x", "--board", board, "--priority", "urgent"}).first, 0);
+  EXPECT_NE(run({"jobs", "post", "x", "--board", board, "--factory", "f"}).first, 0);
+  EXPECT_NE(run({"jobs", "show", "no-such-job", "--board", board}).first, 0);
+  EXPECT_NE(run({"jobs", "list", "--board", "nosuch://x"}).first, 0);
+  EXPECT_NE(run({"jobs", "purge", "--board", board}).first, 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliTest, VersionAndBadFlags) {
   const auto [code, out] = run({"--version"});
   EXPECT_EQ(code, 0);
