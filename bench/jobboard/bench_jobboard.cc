@@ -13,32 +13,15 @@
 
 #include "caboose/jobs/jobboard.h"
 
+#include "persistence/temp_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "caboose-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    dir_ = pattern;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string uri() const { return "sqlite:///" + (dir_ / "board.db").string(); }
-
- private:
-  fs::path dir_;
-};
-
 void BM_Post(benchmark::State& state) {
-  Scratch scratch;
-  auto board = caboose::jobs::fetch_jobboard(scratch.uri());
+  caboose::persistence::testing::TempDir scratch;
+  auto board = caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
   for (auto _ : state) {
     board->post("job", {.details = {{"store", {{"order", 17}}}}});
   }
@@ -48,8 +31,8 @@ void BM_Post(benchmark::State& state) {
 BENCHMARK(BM_Post)->UseRealTime();
 
 void BM_ClaimConsume(benchmark::State& state) {
-  Scratch scratch;
-  auto board = caboose::jobs::fetch_jobboard(scratch.uri());
+  caboose::persistence::testing::TempDir scratch;
+  auto board = caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
   const std::int64_t waiting = state.range(0);
   for (std::int64_t i = 0; i < waiting; ++i) {
     board->post("waiting", {.priority = caboose::jobs::JobPriority::kLow});

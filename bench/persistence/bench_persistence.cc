@@ -20,6 +20,7 @@
 #include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
 
+#include "persistence/temp_dir.h"
 #include "support/postgres_server.h"
 
 namespace {
@@ -28,24 +29,6 @@ namespace fs = std::filesystem;
 using caboose::persistence::Backend;
 
 // A fresh database file in a private directory, removed afterwards.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "caboose-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    dir_ = pattern;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  fs::path dir_;
-};
 
 enum Kind : std::int64_t {
   kMemory = 0,
@@ -55,18 +38,18 @@ enum Kind : std::int64_t {
   kPostgres = 4
 };
 
-std::unique_ptr<Backend> open(Kind kind, const Scratch& scratch) {
+std::unique_ptr<Backend> open(Kind kind, const caboose::persistence::testing::TempDir& scratch) {
   switch (kind) {
     case kMemory:
       return caboose::persistence::make_memory_backend();
     case kSqliteNormal:
-      return caboose::persistence::make_sqlite_backend(scratch.file("normal.db"));
+      return caboose::persistence::make_sqlite_backend((scratch / "normal.db").string());
     case kSqliteFull:
       return caboose::persistence::make_sqlite_backend(
-          scratch.file("full.db"),
+          (scratch / "full.db").string(),
           {.synchronous = caboose::persistence::SqliteOptions::Synchronous::kFull});
     case kDir:
-      return caboose::persistence::make_dir_backend(scratch.file("tree"));
+      return caboose::persistence::make_dir_backend((scratch / "tree").string());
     case kPostgres:
       // CABOOSE_BENCH_POSTGRES names a database to use; otherwise a private server is started
       // (Debian's postgresql, as the tests do) with a fresh database.
@@ -97,7 +80,7 @@ const char* label(Kind kind) {
 
 void BM_AtomSaves(benchmark::State& state) {
   const auto kind = static_cast<Kind>(state.range(0));
-  Scratch scratch;
+  caboose::persistence::testing::TempDir scratch;
   auto backend = open(kind, scratch);
   caboose::persistence::LogBook book = caboose::persistence::make_logbook("bench");
   caboose::persistence::FlowDetail flow = caboose::persistence::make_flow_detail("bench");
@@ -130,7 +113,7 @@ BENCHMARK(BM_AtomSaves)
 void BM_LinearFlow(benchmark::State& state) {
   const auto kind = static_cast<Kind>(state.range(0));
   const std::int64_t n = state.range(1);
-  Scratch scratch;
+  caboose::persistence::testing::TempDir scratch;
   auto backend = open(kind, scratch);
   for (auto _ : state) {
     state.PauseTiming();
