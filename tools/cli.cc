@@ -53,7 +53,8 @@ int run_cli(int argc, char** argv) {
   CLI::App* jobs_post = jobs->add_subcommand("post", "Post a job");
   jobs_post->add_option("name", post_options.name, "The job's name")->required();
   jobs_post->add_option("--details", post_options.details, "The job's details (a JSON object)");
-  jobs_post->add_option("--priority", post_options.priority, "HIGH, NORMAL or LOW");
+  jobs_post->add_option("--priority", post_options.priority,
+                        "VERY_HIGH, HIGH, NORMAL, LOW or VERY_LOW");
   jobs_post->add_option("--max-attempts", post_options.max_attempts,
                         "Claims allowed before the job is trashed (default: the board's)");
   jobs_post->add_option("--persistence", post_options.persistence,

@@ -27,6 +27,10 @@ TimePoint now() {
 
 std::string_view to_string(JobPriority priority) {
   switch (priority) {
+    case JobPriority::kVeryHigh:
+      return "VERY_HIGH";
+    case JobPriority::kVeryLow:
+      return "VERY_LOW";
     case JobPriority::kHigh:
       return "HIGH";
     case JobPriority::kNormal:
@@ -39,16 +43,14 @@ std::string_view to_string(JobPriority priority) {
 
 JobPriority parse_job_priority(std::string_view text) {
   const std::string u = upper(text);
-  if (u == "HIGH") {
-    return JobPriority::kHigh;
+  for (JobPriority p : {JobPriority::kVeryHigh, JobPriority::kHigh, JobPriority::kNormal,
+                        JobPriority::kLow, JobPriority::kVeryLow}) {
+    if (to_string(p) == u) {
+      return p;
+    }
   }
-  if (u == "NORMAL") {
-    return JobPriority::kNormal;
-  }
-  if (u == "LOW") {
-    return JobPriority::kLow;
-  }
-  throw InvalidArgument(fmt::format("unknown job priority '{}' (HIGH, NORMAL or LOW)", text));
+  throw InvalidArgument(
+      fmt::format("unknown job priority '{}' (VERY_HIGH, HIGH, NORMAL, LOW or VERY_LOW)", text));
 }
 
 std::string_view to_string(JobState state) {

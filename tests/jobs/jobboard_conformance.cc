@@ -40,10 +40,13 @@ TEST_P(JobBoardConformance, PostedJobsListInClaimOrder) {
   b.post("high-1", {.priority = JobPriority::kHigh});
   b.post("normal-2");
   b.post("high-2", {.priority = JobPriority::kHigh});
+  b.post("very-low", {.priority = JobPriority::kVeryLow});
+  b.post("very-high", {.priority = JobPriority::kVeryHigh});
   EXPECT_EQ(names(b.iterjobs()),
-            (std::vector<std::string>{"high-1", "high-2", "normal-1", "normal-2", "low-1"}));
+            (std::vector<std::string>{"very-high", "high-1", "high-2", "normal-1", "normal-2",
+                                      "low-1", "very-low"}));
   EXPECT_EQ(names(b.iterjobs(/*only_unclaimed=*/true)), names(b.iterjobs()));
-  EXPECT_EQ(b.job_count(), 5u);
+  EXPECT_EQ(b.job_count(), 7u);
   // Another connection sees the same.
   EXPECT_EQ(names(another()->iterjobs()), names(b.iterjobs()));
 }

@@ -23,9 +23,10 @@ namespace caboose::jobs {
 using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
 TimePoint now();
 
-// Claim order: HIGH before NORMAL before LOW, then oldest first.
-enum class JobPriority { kHigh, kNormal, kLow };
-std::string_view to_string(JobPriority priority);  // "HIGH", "NORMAL", "LOW"
+// Claim order: VERY_HIGH first, VERY_LOW last (TaskFlow's five priorities), then oldest first.
+enum class JobPriority { kVeryHigh, kHigh, kNormal, kLow, kVeryLow };
+// "VERY_HIGH", "HIGH", "NORMAL", "LOW", "VERY_LOW".
+std::string_view to_string(JobPriority priority);
 // Case-insensitive; InvalidArgument naming the text.
 JobPriority parse_job_priority(std::string_view text);
 

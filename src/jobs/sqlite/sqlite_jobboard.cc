@@ -544,7 +544,7 @@ class SqliteJobBoard final : public JobBoard {
     job.book_uuid = q.optional_text(3);
     job.book_name = q.optional_text(4);
     const std::int64_t priority = q.integer(5);
-    if (priority < 0 || priority > 2) {
+    if (priority < 0 || priority > static_cast<std::int64_t>(JobPriority::kVeryLow)) {
       throw InvalidFormat(fmt::format("{} has an unknown priority {}", what, priority));
     }
     job.priority = static_cast<JobPriority>(priority);

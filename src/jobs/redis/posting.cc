@@ -1,0 +1,156 @@
+#include "jobs/redis/posting.h"
+
+#include <cstdint>
+#include <ctime>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "caboose/core/errors.h"
+
+namespace caboose::jobs::detail {
+namespace {
+
+using Ordered = nlohmann::ordered_json;
+using Bytes = std::vector<std::uint8_t>;
+constexpr std::uint8_t kDatetimeExt = 1;
+
+Ordered datetime_value(TimePoint t) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
+  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  Ordered parts = Ordered::object();
+  parts["day"] = tm.tm_mday;
+  parts["month"] = tm.tm_mon + 1;
+  parts["year"] = tm.tm_year + 1900;
+  parts["hour"] = tm.tm_hour;
+  parts["minute"] = tm.tm_min;
+  parts["second"] = tm.tm_sec;
+  parts["microsecond"] = (t - seconds).count();
+  return Ordered::binary(Ordered::to_msgpack(parts), kDatetimeExt);
+}
+
+TimePoint datetime_from(const Value& v, const std::string& what) {
+  if (!v.is_binary() || !v.get_binary().has_subtype() || v.get_binary().subtype() != kDatetimeExt) {
+    throw InvalidFormat(fmt::format("{} is not a msgpack datetime (ext type 1)", what));
+  }
+  Value parts;
+  try {
+    parts = Value::from_msgpack(v.get_binary());
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidFormat(fmt::format("{}: bad datetime payload: {}", what, e.what()));
+  }
+  std::tm tm{};
+  long micro = 0;
+  try {
+    tm.tm_year = parts.at("year").get<int>() - 1900;
+    tm.tm_mon = parts.at("month").get<int>() - 1;
+    tm.tm_mday = parts.at("day").get<int>();
+    tm.tm_hour = parts.at("hour").get<int>();
+    tm.tm_min = parts.at("minute").get<int>();
+    tm.tm_sec = parts.at("second").get<int>();
+    micro = parts.at("microsecond").get<long>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidFormat(fmt::format("{}: bad datetime fields: {}", what, e.what()));
+  }
+  const std::time_t tt = timegm(&tm);
+  return std::chrono::time_point_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::from_time_t(tt)) +
+         std::chrono::microseconds(micro);
+}
+
+std::string as_string(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+const Value& field(const Value& posting, const char* key, const std::string& what) {
+  const auto it = posting.find(key);
+  if (it == posting.end()) {
+    throw InvalidFormat(fmt::format("{} has no '{}'", what, key));
+  }
+  return *it;
+}
+
+std::string text_field(const Value& posting, const char* key, const std::string& what) {
+  const Value& v = field(posting, key, what);
+  if (!v.is_string()) {
+    throw InvalidFormat(fmt::format("{}: '{}' is not text", what, key));
+  }
+  return v.get<std::string>();
+}
+
+}  // namespace
+
+std::string encode_posting(const Job& job) {
+  Ordered posting = Ordered::object();
+  posting["uuid"] = job.uuid;
+  posting["name"] = job.name;
+  posting["priority"] = std::string(to_string(job.priority));
+  posting["created_on"] = datetime_value(job.created_on);
+  posting["details"] = Ordered::parse(job.details.dump());
+  if (job.book_uuid) {
+    Ordered book = Ordered::object();
+    book["name"] = job.book_name.value_or("");
+    book["uuid"] = *job.book_uuid;
+    posting["book"] = std::move(book);
+  }
+  posting["sequence"] = job.sequence;
+  return as_string(Ordered::to_msgpack(posting));
+}
+
+Job decode_posting(std::string_view bytes) {
+  Value posting;
+  try {
+    posting = Value::from_msgpack(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidFormat(fmt::format("a job posting is not msgpack: {}", e.what()));
+  }
+  if (!posting.is_object()) {
+    throw InvalidFormat("a job posting is not a map");
+  }
+  Job job;
+  job.uuid = text_field(posting, "uuid", "a job posting");
+  const std::string what = fmt::format("job posting {}", job.uuid);
+  job.name = text_field(posting, "name", what);
+  try {
+    job.priority = parse_job_priority(text_field(posting, "priority", what));
+  } catch (const InvalidArgument& e) {
+    throw InvalidFormat(fmt::format("{}: {}", what, e.what()));
+  }
+  job.created_on = datetime_from(field(posting, "created_on", what), what + " created_on");
+  job.last_modified = job.created_on;
+  job.details = field(posting, "details", what);
+  if (!job.details.is_object()) {
+    throw InvalidFormat(fmt::format("{}: details are not a map", what));
+  }
+  if (const auto book = posting.find("book"); book != posting.end() && !book->is_null()) {
+    if (!book->is_object()) {
+      throw InvalidFormat(fmt::format("{}: book is not a map", what));
+    }
+    job.book_uuid = text_field(*book, "uuid", what + " book");
+    job.book_name = text_field(*book, "name", what + " book");
+  }
+  const Value& sequence = field(posting, "sequence", what);
+  if (!sequence.is_number_integer()) {
+    throw InvalidFormat(fmt::format("{}: sequence is not an integer", what));
+  }
+  job.sequence = sequence.get<std::int64_t>();
+  return job;
+}
+
+std::string encode_datetime(TimePoint t) {
+  return as_string(Ordered::to_msgpack(datetime_value(t)));
+}
+
+TimePoint decode_datetime(std::string_view bytes) {
+  Value v;
+  try {
+    v = Value::from_msgpack(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidFormat(fmt::format("a datetime is not msgpack: {}", e.what()));
+  }
+  return datetime_from(v, "a datetime");
+}
+
+}  // namespace caboose::jobs::detail

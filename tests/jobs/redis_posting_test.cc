@@ -1,0 +1,121 @@
+// TaskFlow's Redis postings, byte for byte: the captures of shared/formats/redis-layout.txt
+// decode to the jobs they describe, and encoding those jobs gives the captured bytes back.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "caboose/core/errors.h"
+
+#include "jobs/redis/posting.h"
+
+namespace caboose::jobs::detail {
+namespace {
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+
+// Job-C of the capture: LOW, with a book and details, sequence 3.
+constexpr std::string_view kJobC =
+    "87a475756964d92432666239303562342d396135632d343734652d393835322d343436333939376636323035a4"
+    "6e616d65a56a6f622d43a87072696f72697479a34c4f57aa637265617465645f6f6ec73c0187a364617917a56d"
+    "6f6e74680ba479656172cd07eaa4686f757207a66d696e75746518a67365636f6e6418ab6d6963726f7365636f"
+    "6e64ce0007dcd1a764657461696c7381a9666c6f775f75756964d92431333237313561392d363536312d343433"
+    "352d623631372d353963393065623965636336a4626f6f6b82a46e616d65a56a6f622d43a475756964d9246665"
+    "3837346238392d323262392d343936612d396637612d313736323032303164346631a873657175656e636503";
+// Job-D: NORMAL, no book, no details, sequence 4.
+constexpr std::string_view kJobD =
+    "86a475756964d92430393763633666302d653437302d343866642d626136662d636430333338346533613965a4"
+    "6e616d65a56a6f622d44a87072696f72697479a64e4f524d414caa637265617465645f6f6ec73c0187a3646179"
+    "17a56d6f6e74680ba479656172cd07eaa4686f757207a66d696e75746518a67365636f6e6418ab6d6963726f73"
+    "65636f6e64ce0007de9ca764657461696c7380a873657175656e636504";
+// Job-C's last_modified.
+constexpr std::string_view kLastModified =
+    "c73c0187a364617917a56d6f6e74680ba479656172cd07eaa4686f757207a66d696e75746518a67365636f6e64"
+    "18ab6d6963726f7365636f6e64ce000bdcb7";
+
+TimePoint at(int hour, int minute, int second, long micro) {
+  // 2026-11-23, the capture's day.
+  std::tm tm{};
+  tm.tm_year = 2026 - 1900;
+  tm.tm_mon = 10;
+  tm.tm_mday = 23;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return std::chrono::time_point_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::from_time_t(timegm(&tm))) +
+         std::chrono::microseconds(micro);
+}
+
+TEST(RedisPosting, DecodesTaskFlowsPostings) {
+  const Job c = decode_posting(from_hex(kJobC));
+  EXPECT_EQ(c.uuid, "2fb905b4-9a5c-474e-9852-4463997f6205");
+  EXPECT_EQ(c.name, "job-C");
+  EXPECT_EQ(c.priority, JobPriority::kLow);
+  EXPECT_EQ(c.created_on, at(7, 24, 24, 515281));
+  EXPECT_EQ(c.details, (Value{{"flow_uuid", "132715a9-6561-4435-b617-59c90eb9ecc6"}}));
+  EXPECT_EQ(c.book_uuid, "fe874b89-22b9-496a-9f7a-17620201d4f1");
+  EXPECT_EQ(c.book_name, "job-C");
+  EXPECT_EQ(c.sequence, 3);
+  EXPECT_EQ(c.state, JobState::kUnclaimed);
+
+  const Job d = decode_posting(from_hex(kJobD));
+  EXPECT_EQ(d.priority, JobPriority::kNormal);
+  EXPECT_EQ(d.details, Value::object());
+  EXPECT_FALSE(d.book_uuid.has_value());
+  EXPECT_EQ(d.sequence, 4);
+}
+
+TEST(RedisPosting, EncodesTheBytesTaskFlowWrites) {
+  EXPECT_EQ(to_hex(encode_posting(decode_posting(from_hex(kJobC)))), kJobC);
+  EXPECT_EQ(to_hex(encode_posting(decode_posting(from_hex(kJobD)))), kJobD);
+  Job built;
+  built.uuid = "097cc6f0-e470-48fd-ba6f-cd03384e3a9e";
+  built.name = "job-D";
+  built.created_on = at(7, 24, 24, 515740);
+  built.sequence = 4;
+  EXPECT_EQ(to_hex(encode_posting(built)), kJobD);
+}
+
+TEST(RedisPosting, DatetimesRoundTripAtEveryIntegerWidth) {
+  EXPECT_EQ(decode_datetime(from_hex(kLastModified)), at(7, 24, 24, 777399));
+  EXPECT_EQ(to_hex(encode_datetime(at(7, 24, 24, 777399))), kLastModified);
+  for (long micro : {0L, 5L, 127L, 128L, 255L, 256L, 65535L, 65536L, 999999L}) {
+    const TimePoint t = at(23, 59, 59, micro);
+    EXPECT_EQ(decode_datetime(encode_datetime(t)), t) << micro;
+  }
+}
+
+TEST(RedisPosting, WhatTaskFlowWouldRejectIsAnError) {
+  const std::string good = from_hex(kJobD);
+  EXPECT_THROW((void)decode_posting("\x00\xff\x13garbage"), InvalidFormat);
+  EXPECT_THROW((void)decode_posting(good.substr(0, good.size() / 2)), InvalidFormat);
+  Job job = decode_posting(good);
+  job.details = Value::object();
+  std::string bad = encode_posting(job);
+  // An unknown priority.
+  const auto pos = bad.find("NORMAL");
+  bad.replace(pos, 6, "MEDIUM");
+  EXPECT_THROW((void)decode_posting(bad), InvalidFormat);
+  // Not a map at all.
+  EXPECT_THROW((void)decode_posting(std::string("\x93\x01\x02\x03", 4)), InvalidFormat);
+  EXPECT_THROW((void)decode_datetime(std::string("\x01", 1)), InvalidFormat);
+}
+
+}  // namespace
+}  // namespace caboose::jobs::detail
