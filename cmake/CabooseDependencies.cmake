@@ -5,6 +5,8 @@ find_package(fmt REQUIRED)                 # libfmt-dev
 find_package(spdlog REQUIRED)              # libspdlog-dev
 find_package(SQLite3 REQUIRED)             # libsqlite3-dev
 find_package(PostgreSQL REQUIRED)          # libpq-dev
+find_package(PkgConfig REQUIRED)           # pkg-config
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # libhiredis-dev
 find_package(CLI11 REQUIRED)               # libcli11-dev
 if(CABOOSE_BUILD_TESTS)
   find_package(GTest REQUIRED)             # libgtest-dev, libgmock-dev

@@ -1,0 +1,212 @@
+#include "jobs/redis/redis_client.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+#include "caboose/core/errors.h"
+
+namespace caboose::jobs::detail {
+namespace {
+
+int number(std::string_view uri, std::string_view what, std::string_view text, int low, int high) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < low || n > high) {
+    throw InvalidArgument(fmt::format("Redis URI '{}': bad {} '{}'", uri, what, text));
+  }
+  return n;
+}
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      for (std::size_t i = 0; i < r->elements; ++i) {
+        out.elements.push_back(convert(r->element[i]));
+      }
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+}  // namespace
+
+RedisAddress RedisAddress::parse(std::string_view uri) {
+  RedisAddress a;
+  constexpr std::string_view kScheme = "redis://";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    throw InvalidArgument(fmt::format("Redis URI '{}' does not start with redis://", uri));
+  }
+  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view query;
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string shown_auth;
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view auth = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = auth.find(':');
+    a.username = std::string(auth.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      a.password = std::string(auth.substr(colon + 1));
+    }
+    shown_auth = a.username + (a.password.empty() ? "" : ":***") + "@";
+  }
+  std::string_view hostport = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    const std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      a.db = number(uri, "database number", db, 0, 1 << 20);
+    }
+  }
+  if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    a.port = number(uri, "port", hostport.substr(colon + 1), 1, 65535);
+    hostport = hostport.substr(0, colon);
+  }
+  if (!hostport.empty()) {
+    a.host = std::string(hostport);
+  }
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    if (key == "namespace") {
+      a.key_namespace = std::string(value);
+    } else if (key == "timeout_ms") {
+      a.timeout = std::chrono::milliseconds(number(uri, "timeout_ms", value, 1, 3600000));
+    } else {
+      throw InvalidArgument(fmt::format(
+          "Redis URI '{}': unknown option '{}' (known: namespace, timeout_ms)", uri, key));
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  a.shown = fmt::format("redis://{}{}:{}/{}", shown_auth, a.host, a.port, a.db);
+  return a;
+}
+
+RedisClient::RedisClient(RedisAddress address) : address_(std::move(address)) {
+  connect();
+}
+
+RedisClient::~RedisClient() {
+  if (context_ != nullptr) {
+    redisFree(context_);
+  }
+}
+
+void RedisClient::connect() {
+  if (context_ != nullptr) {
+    redisFree(context_);
+    context_ = nullptr;
+  }
+  const auto ms = address_.timeout.count();
+  const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  redisContext* c = redisConnectWithTimeout(address_.host.c_str(), address_.port, tv);
+  if (c == nullptr || c->err != 0) {
+    const std::string why = c != nullptr ? c->errstr : "out of memory";
+    if (c != nullptr) {
+      redisFree(c);
+    }
+    throw StorageFailure(fmt::format("cannot connect to Redis {}: {}", address_.shown, why));
+  }
+  redisSetTimeout(c, tv);
+  context_ = c;
+  try {
+    if (!address_.password.empty()) {
+      if (address_.username.empty()) {
+        send({"AUTH", address_.password}, nullptr);
+      } else {
+        send({"AUTH", address_.username, address_.password}, nullptr);
+      }
+    }
+    if (address_.db != 0) {
+      send({"SELECT", std::to_string(address_.db)}, nullptr);
+    }
+  } catch (...) {
+    redisFree(context_);
+    context_ = nullptr;
+    throw;
+  }
+}
+
+Reply RedisClient::send(const std::vector<std::string>& argv, bool* noscript) {
+  std::vector<const char*> args;
+  std::vector<std::size_t> lengths;
+  for (const std::string& a : argv) {
+    args.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
+  if (raw == nullptr) {
+    const std::string why = context_->errstr;
+    redisFree(context_);  // reopened by the next command
+    context_ = nullptr;
+    throw StorageFailure(fmt::format("Redis {}: {} failed: {}", address_.shown,
+                                     argv.empty() ? std::string() : argv[0], why));
+  }
+  std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(raw, &freeReplyObject);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    const std::string message(reply->str, reply->len);
+    if (noscript != nullptr && message.rfind("NOSCRIPT", 0) == 0) {
+      *noscript = true;
+      return Reply{};
+    }
+    throw StorageFailure(fmt::format("Redis {}: {} refused: {}", address_.shown,
+                                     argv.empty() ? std::string() : argv[0], message));
+  }
+  return convert(reply.get());
+}
+
+Reply RedisClient::command(const std::vector<std::string>& argv) {
+  if (context_ == nullptr) {
+    connect();
+  }
+  return send(argv, nullptr);
+}
+
+Reply RedisClient::eval(Script& script, const std::vector<std::string>& keys,
+                        const std::vector<std::string>& args) {
+  if (context_ == nullptr) {
+    connect();
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (script.sha.empty()) {
+      script.sha = send({"SCRIPT", "LOAD", script.source}, nullptr).text;
+    }
+    std::vector<std::string> argv = {"EVALSHA", script.sha, std::to_string(keys.size())};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    bool noscript = false;
+    Reply reply = send(argv, &noscript);
+    if (!noscript) {
+      return reply;
+    }
+    script.sha.clear();  // the server forgot it (restart, SCRIPT FLUSH): load it again
+  }
+  throw StorageFailure(fmt::format("Redis {}: a script would not load", address_.shown));
+}
+
+}  // namespace caboose::jobs::detail

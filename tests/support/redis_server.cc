@@ -1,0 +1,142 @@
+#include "support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace caboose::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool accepting(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+RedisServer& RedisServer::shared() {
+  static RedisServer server;
+  return server;
+}
+
+RedisServer::RedisServer(const std::string& password) : password_(password) {
+  if (!fs::exists("/usr/bin/redis-server")) {
+    throw std::runtime_error("redis-server not found (apt-get install redis-server)");
+  }
+  std::string pattern = (fs::temp_directory_path() / "caboose-redis-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  dir_ = pattern;
+  // A port taken between our probe and the server's bind makes it exit: pick another.
+  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+    port_ = free_port();
+    std::vector<std::string> argv = {"/usr/bin/redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_,
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--logfile",
+                                     dir_ + "/redis.log",
+                                     "--daemonize",
+                                     "no"};
+    if (!password_.empty()) {
+      argv.insert(argv.end(), {"--requirepass", password_});
+    }
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      throw std::runtime_error("fork failed");
+    }
+    if (pid == 0) {
+      std::vector<char*> args;
+      for (std::string& a : argv) {
+        args.push_back(a.data());
+      }
+      args.push_back(nullptr);
+      if (std::freopen("/dev/null", "w", stdout) == nullptr) {
+        _exit(126);
+      }
+      ::execv(args[0], args.data());
+      _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        break;
+      }
+      if (accepting(port_)) {
+        pid_ = pid;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (::kill(pid, 0) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  stop();
+  throw std::runtime_error("redis-server would not start, see " + dir_ + "/redis.log");
+}
+
+RedisServer::~RedisServer() {
+  stop();
+}
+
+void RedisServer::stop() noexcept {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string RedisServer::uri(int db) const {
+  return "redis://" + (password_.empty() ? std::string() : ":" + password_ + "@") +
+         "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+}
+
+}  // namespace caboose::testing
