@@ -7,6 +7,7 @@
 
 #include "caboose/core/errors.h"
 
+#include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
 
 namespace caboose::jobs {
@@ -32,9 +33,12 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
   }
   const std::string_view scheme = uri.substr(0, colon);
   std::string_view rest = uri.substr(colon + 3);
+  if (scheme == "redis") {
+    return make_redis_jobboard(uri, options);
+  }
   if (scheme != "sqlite") {
     throw InvalidArgument(
-        fmt::format("jobboard URI scheme '{}' is not supported (known: sqlite)", scheme));
+        fmt::format("jobboard URI scheme '{}' is not supported (known: sqlite, redis)", scheme));
   }
   const auto question = rest.find('?');
   std::string_view location = rest.substr(0, question);
