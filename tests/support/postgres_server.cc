@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +80,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
         (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)) {
       _exit(126);
     }
+    // Dies with the test process even when that is killed (no destructor runs then).
+    ::prctl(PR_SET_PDEATHSIG, SIGINT);
     if (FILE* out = std::freopen(log.c_str(), "a", stdout)) {
       (void)out;
       ::dup2(STDOUT_FILENO, STDERR_FILENO);

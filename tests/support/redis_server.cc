@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,8 @@ RedisServer::RedisServer(const std::string& password) : password_(password) {
         args.push_back(a.data());
       }
       args.push_back(nullptr);
+      // Dies with the test process even when that is killed (no destructor runs then).
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (std::freopen("/dev/null", "w", stdout) == nullptr) {
         _exit(126);
       }
