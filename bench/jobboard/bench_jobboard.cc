@@ -1,9 +1,11 @@
-// Jobboard costs, on the sqlite:// board (one file, WAL). Post: posts per second. ClaimConsume:
-// claim + consume round trips per second, one job at a time. ClaimWithWaiting: the cost of
-// claiming and consuming one job while N others wait on the board (it must not grow with N).
+// Jobboard costs on the sqlite:// board (one file, WAL; argument 0) and the redis:// board
+// (argument 1: a private redis-server started as the tests start it, or CABOOSE_BENCH_REDIS).
+// Post: posts per second. ClaimConsume/<board>/<N>: claim + consume cycles per second, one job
+// at a time, while N other jobs wait on the board (the cost must not grow with N).
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -11,29 +13,41 @@
 
 #include <benchmark/benchmark.h>
 
+#include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
 
 #include "persistence/temp_dir.h"
+#include "support/redis_server.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
+std::unique_ptr<caboose::jobs::JobBoard> open_board(
+    std::int64_t kind, const caboose::persistence::testing::TempDir& scratch) {
+  if (kind == 0) {
+    return caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
+  }
+  const char* given = std::getenv("CABOOSE_BENCH_REDIS");
+  const std::string uri = given != nullptr ? given : caboose::testing::RedisServer::shared().uri();
+  return caboose::jobs::fetch_jobboard(uri + "?namespace=bench-" + caboose::make_uuid());
+}
+
 void BM_Post(benchmark::State& state) {
   caboose::persistence::testing::TempDir scratch;
-  auto board = caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
+  auto board = open_board(state.range(0), scratch);
   for (auto _ : state) {
     board->post("job", {.details = {{"store", {{"order", 17}}}}});
   }
   state.counters["posts_per_second"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Post)->UseRealTime();
+BENCHMARK(BM_Post)->Arg(0)->Arg(1)->UseRealTime();
 
 void BM_ClaimConsume(benchmark::State& state) {
   caboose::persistence::testing::TempDir scratch;
-  auto board = caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
-  const std::int64_t waiting = state.range(0);
+  auto board = open_board(state.range(0), scratch);
+  const std::int64_t waiting = state.range(1);
   for (std::int64_t i = 0; i < waiting; ++i) {
     board->post("waiting", {.priority = caboose::jobs::JobPriority::kLow});
   }
@@ -50,10 +64,7 @@ void BM_ClaimConsume(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ClaimConsume)
-    ->Arg(0)
-    ->Arg(10)
-    ->Arg(10000)
-    ->Arg(100000)
+    ->ArgsProduct({{0, 1}, {0, 10, 10000, 100000}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
