@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "caboose/core/errors.h"
+#include "caboose/core/uuid.h"
 
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
@@ -24,6 +25,38 @@ std::int64_t positive_integer(std::string_view uri, std::string_view key, std::s
 }
 
 }  // namespace
+
+void JobBoard::check_options(const BoardOptions& options) {
+  if (options.lease.count() <= 0 || options.max_attempts <= 0) {
+    throw InvalidArgument("a jobboard's lease and max_attempts must be positive");
+  }
+}
+
+Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions& board) {
+  if (name.empty()) {
+    throw InvalidArgument("a job needs a name");
+  }
+  if (!options.details.is_object()) {
+    throw InvalidArgument(fmt::format("job '{}': details must be a JSON object, got {}", name,
+                                      options.details.type_name()));
+  }
+  if (options.max_attempts < 0) {
+    throw InvalidArgument(fmt::format("job '{}': max_attempts must not be negative", name));
+  }
+  Job job;
+  job.uuid = make_uuid();
+  job.name = std::move(name);
+  job.details = std::move(options.details);
+  if (options.book) {
+    job.book_uuid = options.book->uuid;
+    job.book_name = options.book->name;
+  }
+  job.priority = options.priority;
+  job.created_on = job.last_modified = now();
+  job.max_attempts = options.max_attempts > 0 ? options.max_attempts : board.max_attempts;
+  job.not_before = options.not_before;
+  return job;
+}
 
 std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions options) {
   const auto colon = uri.find("://");

@@ -98,6 +98,13 @@ class JobBoard {
   virtual const BoardOptions& options() const = 0;
 
  protected:
+  // For implementations. Throws InvalidArgument unless the lease and max_attempts are positive.
+  static void check_options(const BoardOptions& options);
+  // The job a post() makes (fresh uuid, times now, the board's attempt limit unless the post
+  // gives one; sequence 0 for the board to fill). Throws InvalidArgument for an empty name,
+  // details that are not an object, a negative max_attempts.
+  static Job new_job(std::string name, PostOptions options, const BoardOptions& board);
+
   Notifier notifier_;
 };
 

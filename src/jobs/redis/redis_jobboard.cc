@@ -142,9 +142,7 @@ class RedisJobBoard final : public JobBoard {
  public:
   RedisJobBoard(RedisAddress address, BoardOptions options)
       : options_(options), client_(std::make_unique<RedisClient>(std::move(address))) {
-    if (options_.lease.count() <= 0 || options_.max_attempts <= 0) {
-      throw InvalidArgument("a jobboard's lease and max_attempts must be positive");
-    }
+    check_options(options_);
     client_->command({"PING"});
   }
 
@@ -154,28 +152,7 @@ class RedisJobBoard final : public JobBoard {
   }
 
   Job post(std::string name, PostOptions options) override {
-    if (name.empty()) {
-      throw InvalidArgument("a job needs a name");
-    }
-    if (!options.details.is_object()) {
-      throw InvalidArgument(fmt::format("job '{}': details must be a JSON object, got {}", name,
-                                        options.details.type_name()));
-    }
-    if (options.max_attempts < 0) {
-      throw InvalidArgument(fmt::format("job '{}': max_attempts must not be negative", name));
-    }
-    Job job;
-    job.uuid = make_uuid();
-    job.name = std::move(name);
-    job.details = std::move(options.details);
-    if (options.book) {
-      job.book_uuid = options.book->uuid;
-      job.book_name = options.book->name;
-    }
-    job.priority = options.priority;
-    job.created_on = job.last_modified = now();
-    job.max_attempts = options.max_attempts > 0 ? options.max_attempts : options_.max_attempts;
-    job.not_before = options.not_before;
+    Job job = new_job(std::move(name), std::move(options), options_);
     {
       std::lock_guard lock(mu_);
       RedisClient& c = open();

@@ -84,12 +84,7 @@ class SqliteJobBoard final : public JobBoard {
       : options_(options),
         db_(std::make_unique<SqliteDb>(std::move(path), /*full_sync=*/false,
                                        std::chrono::milliseconds(10000))) {
-    if (options_.lease.count() <= 0) {
-      throw InvalidArgument("a jobboard's lease must be positive");
-    }
-    if (options_.max_attempts <= 0) {
-      throw InvalidArgument("a jobboard's max_attempts must be positive");
-    }
+    check_options(options_);
     std::lock_guard lock(mu_);
     SqliteDb::Transaction tx(*db_);
     if (db_->table_exists("caboose_board_schema")) {
@@ -116,17 +111,7 @@ class SqliteJobBoard final : public JobBoard {
   }
 
   Job post(std::string name, PostOptions options) override {
-    if (name.empty()) {
-      throw InvalidArgument("a job needs a name");
-    }
-    if (!options.details.is_object()) {
-      throw InvalidArgument(fmt::format("job '{}': details must be a JSON object, got {}", name,
-                                        options.details.type_name()));
-    }
-    if (options.max_attempts < 0) {
-      throw InvalidArgument(fmt::format("job '{}': max_attempts must not be negative", name));
-    }
-    Job job;
+    Job job = new_job(std::move(name), std::move(options), options_);
     {
       std::lock_guard lock(mu_);
       open();
@@ -138,18 +123,7 @@ class SqliteJobBoard final : public JobBoard {
       Query seq(db_->stmt("SELECT value FROM caboose_board_counters WHERE name = 'sequence'"),
                 db_->where("post"));
       seq.step();
-      job.uuid = make_uuid();
-      job.name = std::move(name);
-      job.details = std::move(options.details);
-      if (options.book) {
-        job.book_uuid = options.book->uuid;
-        job.book_name = options.book->name;
-      }
-      job.priority = options.priority;
       job.sequence = seq.integer(0);
-      job.created_on = job.last_modified = now();
-      job.max_attempts = options.max_attempts > 0 ? options.max_attempts : options_.max_attempts;
-      job.not_before = options.not_before;
       Query(db_->stmt(fmt::format("INSERT INTO caboose_jobs ({}) VALUES (?1, ?2, ?3, ?4, ?5, "
                                   "?6, ?7, ?8, ?9, ?10, NULL, 0, ?11, ?12, NULL, NULL, NULL)",
                                   kJobColumns)),
