@@ -12,6 +12,7 @@
 #include "caboose/jobs/jobboard.h"
 
 #include "support/redis_server.h"
+#include "support/run_command.h"
 
 namespace caboose::jobs {
 namespace {
@@ -24,21 +25,11 @@ class RedisInterop : public ::testing::Test {
 
   std::string uri() const { return RedisServer::shared().uri() + "?namespace=" + namespace_; }
 
-  // Runs the Python peer; returns its standard output (the test fails on a non-zero exit).
+  // Runs the Python peer; returns its output without the last newline.
   std::string python(const std::string& args) {
-    const std::string command =
+    std::string out = caboose::testing::run_command(
         "/usr/bin/python3 " CABOOSE_REDIS_INTEROP_DIR "/taskflow_redis.py " +
-        std::to_string(RedisServer::shared().port()) + " " + namespace_ + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    if (!pipe) {
-      throw std::runtime_error("cannot run " + command);
-    }
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) {
-      out.append(buffer, n);
-    }
-    EXPECT_EQ(pclose(pipe.release()), 0) << command << "\n" << out;
+        std::to_string(RedisServer::shared().port()) + " " + namespace_ + " " + args);
     while (!out.empty() && out.back() == '\n') {
       out.pop_back();
     }

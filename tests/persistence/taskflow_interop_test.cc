@@ -14,28 +14,18 @@
 #include "caboose/persistence/sqlite_backend.h"
 
 #include "support/postgres_server.h"
+#include "support/run_command.h"
 
 namespace caboose::persistence {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Runs the Python peer script; returns its standard output, failing the test on a non-zero exit.
+// Runs the Python peer script; returns its output, failing the test on a non-zero exit.
 std::string python(const std::string& mode, const std::string& connection) {
-  const std::string command = "/usr/bin/python3 " CABOOSE_INTEROP_DIR "/taskflow_persistence.py " +
-                              mode + " '" + connection + "' 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) {
-    throw std::runtime_error("cannot run " + command);
-  }
-  std::string out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) {
-    out.append(buffer, n);
-  }
-  const int status = pclose(pipe.release());
-  EXPECT_EQ(status, 0) << command << "\n" << out;
-  return out;
+  return caboose::testing::run_command("/usr/bin/python3 " CABOOSE_INTEROP_DIR
+                                       "/taskflow_persistence.py " +
+                                       mode + " '" + connection + "'");
 }
 
 class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
