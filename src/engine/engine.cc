@@ -66,12 +66,16 @@ FlowState Engine::state() const {
 void Engine::change_state(FlowState state) {
   const FlowState old = storage_->flow_state();
   if (storage_->change_flow_state(state)) {
-    notifier_.notify_lazy(to_string(state), [&] {
-      return Value{{"flow_name", storage_->flow_name()},
-                   {"flow_uuid", storage_->flow_uuid()},
-                   {"old_state", to_string(old)}};
-    });
+    notify_flow(old, state);
   }
+}
+
+void Engine::notify_flow(FlowState old, FlowState state) {
+  notifier_.notify_lazy(to_string(state), [&] {
+    return Value{{"flow_name", storage_->flow_name()},
+                 {"flow_uuid", storage_->flow_uuid()},
+                 {"old_state", to_string(old)}};
+  });
 }
 
 void Engine::compile() {
@@ -107,11 +111,7 @@ void Engine::reset() {
   }
   // Forced: a reset is asked for explicitly, whatever state the last run ended in.
   storage_->set_flow_state(FlowState::kPending);
-  notifier_.notify_lazy(to_string(FlowState::kPending), [&] {
-    return Value{{"flow_name", storage_->flow_name()},
-                 {"flow_uuid", storage_->flow_uuid()},
-                 {"old_state", to_string(old)}};
-  });
+  notify_flow(old, FlowState::kPending);
 }
 
 void Engine::validate() {

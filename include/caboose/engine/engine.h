@@ -145,6 +145,7 @@ class Engine {
  private:
   friend class RunIterator;
   void change_state(FlowState state);
+  void notify_flow(FlowState old, FlowState state);
   // The steps RunIterator takes.
   void begin_run();
   FlowState end_run(FlowState end);
