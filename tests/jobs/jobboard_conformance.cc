@@ -181,6 +181,7 @@ TEST_P(JobBoardConformance, StaleClaimChangesNothing) {
   EXPECT_THROW(b.consume(stale), StaleClaim);
   EXPECT_THROW(b.abandon(stale), StaleClaim);
   EXPECT_THROW(b.trash(stale, "bad"), StaleClaim);
+  EXPECT_THROW(b.release(stale), StaleClaim);
   const std::optional<Job> after = b.find(job.uuid);
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->state, JobState::kClaimed);
@@ -238,6 +239,26 @@ TEST_P(JobBoardConformance, AbandonedJobWaitsForItsBackoffWithItsFailure) {
   back = b.find(job.uuid);
   EXPECT_EQ(back->last_failure->exception_str(), "disk full");
   EXPECT_EQ(b.claim(job.uuid, "c3").attempt, 3);
+}
+
+TEST_P(JobBoardConformance, ReleasedJobIsClaimableAtOnceWithoutUsingAnAttempt) {
+  JobBoard& b = board();
+  auto other = another();
+  const Job job = b.post("interrupted");
+  b.abandon(b.claim(job.uuid, "c1"), std::nullopt, failure("first try"));
+  const Claim second = b.claim(job.uuid, "c1");
+  EXPECT_EQ(second.attempt, 2);
+  b.release(second);
+  const std::optional<Job> back = b.find(job.uuid);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->state, JobState::kUnclaimed);
+  EXPECT_EQ(back->attempts, 1);
+  EXPECT_EQ(back->last_failure->exception_str(), "first try");
+  const Claim third = other->claim(job.uuid, "c2");
+  EXPECT_EQ(third.attempt, 2);
+  EXPECT_GT(third.token, second.token);
+  EXPECT_THROW(b.release(second), StaleClaim);
+  other->consume(third);
 }
 
 TEST_P(JobBoardConformance, GarbageBinListsRequeuesAndPurges) {

@@ -71,6 +71,9 @@ class JobBoard {
   // that made the claimer give up. StaleClaim as renew().
   virtual void abandon(const Claim& claim, std::optional<TimePoint> not_before = std::nullopt,
                        std::optional<Failure> failure = std::nullopt) = 0;
+  // Gives the job back as if this claim had not been made: claimable now, the attempt not
+  // counted (a conductor stopping on request). The token is not reused. StaleClaim as renew().
+  virtual void release(const Claim& claim) = 0;
   // Moves the job to the garbage bin with the reason (and the failure, if given). StaleClaim
   // as renew().
   virtual void trash(const Claim& claim, std::string reason,

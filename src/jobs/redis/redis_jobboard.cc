@@ -111,6 +111,18 @@ redis.call('set', KEYS[4], ARGV[6])
 return 1
 )LUA"};
 
+// KEYS: listings, owned, extra, last_modified. ARGV: uuid, who, token, dt.
+const std::string kReleaseScript{std::string(kCurrentClaim) + R"LUA(
+if not current() then return 0 end
+redis.call('del', KEYS[2])
+redis.call('hdel', KEYS[3], 'not_before')
+if tonumber(redis.call('hget', KEYS[3], 'attempts') or '0') > 0 then
+  redis.call('hincrby', KEYS[3], 'attempts', -1)
+end
+redis.call('set', KEYS[4], ARGV[4])
+return 1
+)LUA"};
+
 // KEYS: listings, owned, extra, last_modified, order, trash.
 // ARGV: uuid, who, token, reason, failure, dt.
 const std::string kTrashScript{std::string(kCurrentClaim) + R"LUA(
@@ -288,6 +300,17 @@ class RedisJobBoard final : public JobBoard {
          not_before ? std::to_string(micros(*not_before)) : std::string(),
          failure ? failure->to_dict().dump() : std::string(), detail::encode_datetime(now())});
     require_done(c, r, claim, "abandon");
+  }
+
+  void release(const Claim& claim) override {
+    std::lock_guard lock(mu_);
+    RedisClient& c = open();
+    const Reply r = c.eval(
+        release_script,
+        {key("listings"), owned_key(claim.job_uuid), extra_key(claim.job_uuid),
+         key(claim.job_uuid + ".last_modified")},
+        {claim.job_uuid, claim.owner, std::to_string(claim.token), detail::encode_datetime(now())});
+    require_done(c, r, claim, "release");
   }
 
   void trash(const Claim& claim, std::string reason, std::optional<Failure> failure) override {
@@ -545,6 +568,7 @@ class RedisJobBoard final : public JobBoard {
   Script renew_script{kRenewScript, ""};
   Script consume_script{kConsumeScript, ""};
   Script abandon_script{kAbandonScript, ""};
+  Script release_script{kReleaseScript, ""};
   Script trash_script{kTrashScript, ""};
   Script requeue_script{kRequeueScript, ""};
   std::vector<std::string> skipped_;  // Guarded by mu_.

@@ -303,6 +303,25 @@ class SqliteJobBoard final : public JobBoard {
     posted_.notify_all();
   }
 
+  void release(const Claim& claim) override {
+    {
+      std::lock_guard lock(mu_);
+      open();
+      SqliteDb::Transaction tx(*db_);
+      Query(db_->stmt("UPDATE caboose_jobs SET state = 'UNCLAIMED', owner = NULL, "
+                      "lease_until = NULL, not_before = NULL, attempts = max(attempts - 1, 0), "
+                      "last_modified = ?3 WHERE uuid = ?1 AND token = ?2 AND state = 'CLAIMED'"),
+            db_->where("release"))
+          .bind(claim.job_uuid)
+          .bind(claim.token)
+          .bind(micros(now()))
+          .run();
+      require_changed(claim, "release");
+      tx.commit();
+    }
+    posted_.notify_all();
+  }
+
   void trash(const Claim& claim, std::string reason, std::optional<Failure> failure) override {
     {
       std::lock_guard lock(mu_);
