@@ -351,7 +351,7 @@ void ClaimListener::check() {
                        engine().storage().flow_name(), e.what());
     return;
   }
-  if (claimed) {
+  if (claimed || lost_.exchange(true)) {
     return;
   }
   detail::log().warn("the claim on flow '{}' was lost; suspending its engine",

@@ -13,6 +13,7 @@
 // Write your own by deriving from Listener and overriding on_flow / on_task / on_retry.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <iosfwd>
@@ -186,6 +187,7 @@ class ClaimListener final : public Listener {
   void check();
   StillClaimed still_claimed_;
   OnLost on_lost_;
+  std::atomic<bool> lost_{false};  // reported once
 };
 
 }  // namespace caboose::engine
