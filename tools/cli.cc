@@ -6,13 +6,22 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "caboose/conductors/examples.h"
+
 #include "books_command.h"
+#include "conductor_command.h"
 #include "demo_command.h"
 #include "jobs_command.h"
 
 namespace caboose::cli {
 
 int run_cli(int argc, char** argv) {
+  conductors::FlowRegistry registry;
+  conductors::add_example_flows(registry);
+  return run_cli(argc, argv, registry);
+}
+
+int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   CLI::App app{"caboose: durable task flows, jobboards and conductors"};
   app.set_version_flag("--version", std::string("caboose ") + CABOOSE_VERSION);
   app.require_subcommand(0, 1);
@@ -61,24 +70,59 @@ int run_cli(int argc, char** argv) {
                         "Save a logbook for the job there (with --factory)");
   jobs_post->add_option("--factory", post_options.factory,
                         "The flow factory the job's flow detail names");
+  jobs_post->add_option("--args", post_options.args, "The factory's args (a JSON list)");
+  jobs_post->add_option("--kwargs", post_options.kwargs, "The factory's kwargs (a JSON object)");
+  jobs_post->add_option("--store", post_options.store,
+                        "Values for the flow (a JSON object, details[\"store\"])");
+  jobs_post->add_option("--count", post_options.count, "Post this many such jobs");
   CLI::App* jobs_list = jobs->add_subcommand("list", "List the jobs on the board");
+  CLI::App* jobs_owner =
+      jobs->add_subcommand("claim-owner", "Who holds a valid claim on a job (exit 3: nobody)");
   CLI::App* jobs_show = jobs->add_subcommand("show", "Show one job");
   CLI::App* jobs_trash = jobs->add_subcommand("trash", "Move an unclaimed job to the garbage bin");
   jobs_trash->add_option("--reason", trash_reason, "Why");
   CLI::App* jobs_requeue = jobs->add_subcommand("requeue", "Put a trashed job back on the board");
   CLI::App* jobs_purge = jobs->add_subcommand("purge", "Delete trashed jobs");
   jobs_purge->add_flag("--all", purge_everything, "Every trashed job");
-  for (CLI::App* sub : {jobs_show, jobs_trash, jobs_requeue}) {
+  for (CLI::App* sub : {jobs_show, jobs_owner, jobs_trash, jobs_requeue}) {
     sub->add_option("job", job_uuid, "The job's uuid")->required();
   }
   jobs_purge->add_option("job", job_uuid, "The job's uuid");
   CLI::App* bin = app.add_subcommand("bin", "The garbage bin: trashed jobs and why");
   for (CLI::App* sub :
-       {jobs_post, jobs_list, jobs_show, jobs_trash, jobs_requeue, jobs_purge, bin}) {
+       {jobs_post, jobs_list, jobs_show, jobs_owner, jobs_trash, jobs_requeue, jobs_purge, bin}) {
     sub->add_option("--board", jobs_options.board, "Jobboard URI: sqlite:///board.db, ...")
         ->required();
     sub->add_flag("--json", jobs_options.json, "Print JSON instead of a table");
   }
+
+  ConductorCommandOptions conductor_options;
+  CLI::App* conductor = app.add_subcommand(
+      "conductor", "Claim jobs from a board and run them (SIGTERM/SIGINT: stop gracefully)");
+  conductor->add_option("--board", conductor_options.board, "Jobboard URI")->required();
+  conductor->add_option("--persistence", conductor_options.persistence, "Persistence URI")
+      ->required();
+  conductor->add_option("--name", conductor_options.name,
+                        "The conductor's name on the board (default: caboose@host:pid)");
+  conductor->add_option("--max-jobs", conductor_options.max_jobs,
+                        "Jobs run at once (1: a blocking conductor)");
+  conductor->add_option("--max-dispatches", conductor_options.max_dispatches,
+                        "Exit after claiming this many jobs");
+  conductor->add_flag("--drain", conductor_options.drain, "Exit once the board holds no job");
+  conductor->add_option("--wait-ms", conductor_options.wait_ms,
+                        "Idle wait between board scans, in milliseconds");
+  conductor->add_option("--backoff-ms", conductor_options.backoff_ms,
+                        "First backoff of an abandoned job, in milliseconds (doubles per attempt)");
+  conductor->add_option("--engine", conductor_options.engine, "serial or parallel");
+  conductor->add_flag("--events", conductor_options.events,
+                      "Print one JSON line per job outcome as it happens");
+  conductor->add_flag("--json", conductor_options.json, "Print the final summary as JSON");
+  std::string log_level = "warn";
+  conductor->add_option("--log-level", log_level, "trace, debug, info, warn or error");
+
+  bool flows_json = false;
+  CLI::App* flows = app.add_subcommand("flows", "List the flow factories this binary can run");
+  flows->add_flag("--json", flows_json, "Print JSON instead of a table");
 
   try {
     app.parse(argc, argv);
@@ -86,6 +130,16 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (*conductor) {
+      spdlog::set_level(spdlog::level::from_str(log_level));
+      return run_conductor(std::cout, conductor_options, registry);
+    }
+    if (*flows) {
+      return list_flows(std::cout, registry, flows_json);
+    }
+    if (*jobs_owner) {
+      return show_owner(std::cout, jobs_options, job_uuid);
+    }
     if (*demo) {
       return run_demo(std::cout, demo_options);
     }

@@ -1,11 +1,13 @@
 #include "jobs_command.h"
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "caboose/conductors/flow_registry.h"
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
@@ -56,49 +58,85 @@ void print_jobs(std::ostream& out, const std::vector<Job>& jobs, bool json, bool
   }
 }
 
-Value parse_details(const std::string& text) {
-  Value details;
+Value parse_json(const std::string& text, const char* option, Value::value_t type) {
+  Value value;
   try {
-    details = Value::parse(text);
+    value = Value::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw InvalidArgument(fmt::format("--details is not JSON: {}", e.what()));
+    throw InvalidArgument(fmt::format("{} is not JSON: {}", option, e.what()));
   }
-  if (!details.is_object()) {
-    throw InvalidArgument("--details must be a JSON object");
+  if (value.type() != type) {
+    throw InvalidArgument(fmt::format("{} must be a JSON {}", option,
+                                      type == Value::value_t::array ? "list" : "object"));
   }
-  return details;
+  return value;
 }
 
 }  // namespace
 
 int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions& post) {
-  jobs::PostOptions job{.details = parse_details(post.details),
-                        .priority = jobs::parse_job_priority(post.priority),
-                        .max_attempts = post.max_attempts};
+  const Value details = parse_json(post.details, "--details", Value::value_t::object);
   if (post.persistence.empty() != post.factory.empty()) {
     throw InvalidArgument("--persistence and --factory go together");
   }
+  if (post.count < 1) {
+    throw InvalidArgument("--count must be at least 1");
+  }
+  conductors::FactoryCall factory{.name = post.factory,
+                                  .args = parse_json(post.args, "--args", Value::value_t::array),
+                                  .kwargs = parse_json(post.kwargs, "--kwargs",
+                                                       Value::value_t::object)};
+  std::unique_ptr<persistence::Backend> backend;
   if (!post.persistence.empty()) {
-    auto backend = persistence::fetch(post.persistence);
-    persistence::LogBook book = persistence::make_logbook(post.name);
-    persistence::FlowDetail flow = persistence::make_flow_detail(post.name);
-    flow.meta["factory"] = {
-        {"name", post.factory}, {"args", Value::array()}, {"kwargs", Value::object()}};
-    book.flows.push_back(flow);
-    book.updated_at = std::chrono::time_point_cast<std::chrono::microseconds>(
-        std::chrono::system_clock::now());  // as LogBook.add()
-    backend->save_logbook(book);
-    job.book = book;
-    job.details["flow_uuid"] = flow.uuid;
+    backend = persistence::fetch(post.persistence);
   }
   auto board = jobs::fetch_jobboard(options.board);
-  const Job posted = board->post(post.name, std::move(job));
+  Value posted_all = Value::array();
+  for (std::int64_t i = 0; i < post.count; ++i) {
+    jobs::PostOptions job{.details = details,
+                          .priority = jobs::parse_job_priority(post.priority),
+                          .max_attempts = post.max_attempts};
+    if (!post.store.empty()) {
+      job.details["store"] = parse_json(post.store, "--store", Value::value_t::object);
+    }
+    if (backend) {
+      // As a TaskFlow poster: a logbook with one flow detail naming the factory, then the job.
+      persistence::LogBook book = persistence::make_logbook(post.name);
+      persistence::FlowDetail flow = persistence::make_flow_detail(post.name);
+      conductors::save_factory_details(flow, factory);
+      book.flows.push_back(flow);
+      book.updated_at = std::chrono::time_point_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now());  // as LogBook.add()
+      backend->save_logbook(book);
+      job.book = book;
+      job.details["flow_uuid"] = flow.uuid;
+    }
+    const Job posted = board->post(post.name, std::move(job));
+    if (options.json) {
+      posted_all.push_back(posted.to_value());
+    } else {
+      out << posted.uuid << "\n";
+    }
+  }
   if (options.json) {
-    out << posted.to_value().dump(2) << "\n";
-  } else {
-    out << posted.uuid << "\n";
+    out << (post.count == 1 ? posted_all.at(0) : posted_all).dump(2) << "\n";
   }
   return 0;
+}
+
+int show_owner(std::ostream& out, const JobsOptions& options, const std::string& job_uuid) {
+  auto board = jobs::fetch_jobboard(options.board);
+  if (!board->find(job_uuid)) {
+    throw NotFound(fmt::format("no job {} on the board", job_uuid));
+  }
+  const std::optional<std::string> owner = board->find_owner(job_uuid);
+  if (options.json) {
+    out << Value{{"job_uuid", job_uuid}, {"owner", owner ? Value(*owner) : Value()}}.dump()
+        << "\n";
+  } else {
+    out << owner.value_or("(unclaimed)") << "\n";
+  }
+  return owner ? 0 : 3;
 }
 
 int list_jobs(std::ostream& out, const JobsOptions& options) {

@@ -23,11 +23,17 @@ struct PostJobOptions {
   // (its book, and details["flow_uuid"]), as a TaskFlow poster does.
   std::string persistence;
   std::string factory;
+  std::string args = "[]";    // the factory's args (JSON list)
+  std::string kwargs = "{}";  // the factory's kwargs (JSON object)
+  std::string store;          // details["store"] (JSON object), if given
+  std::int64_t count = 1;     // that many jobs, each with its own logbook
 };
 
 int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions& post);
 int list_jobs(std::ostream& out, const JobsOptions& options);
 int show_job(std::ostream& out, const JobsOptions& options, const std::string& job_uuid);
+// Prints who holds a valid claim on the job; exit code 3 when nobody does.
+int show_owner(std::ostream& out, const JobsOptions& options, const std::string& job_uuid);
 int trash_job(std::ostream& out, const JobsOptions& options, const std::string& job_uuid,
               const std::string& reason);
 int requeue_job(std::ostream& out, const JobsOptions& options, const std::string& job_uuid);

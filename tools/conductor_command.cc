@@ -1,0 +1,177 @@
+#include "conductor_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "caboose/conductors/conductor.h"
+#include "caboose/core/errors.h"
+#include "caboose/jobs/jobboard.h"
+#include "caboose/persistence/fetch.h"
+
+namespace caboose::cli {
+namespace {
+
+std::string default_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) {
+    host[0] = '\0';
+  }
+  return fmt::format("caboose@{}:{}", host[0] != '\0' ? host : "localhost", ::getpid());
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts after, so that only the
+// watcher below takes them (sigtimedwait), never a worker in the middle of a save.
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // Waits up to `timeout` for a stop signal; returns its number, or 0.
+  int wait(std::chrono::milliseconds timeout) const {
+    const timespec ts{static_cast<time_t>(timeout.count() / 1000),
+                      static_cast<long>((timeout.count() % 1000) * 1000000)};
+    const int sig = sigtimedwait(&set_, nullptr, &ts);
+    return sig > 0 ? sig : 0;
+  }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
+}  // namespace
+
+int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
+                  const conductors::FlowRegistry& registry) {
+  if (options.max_jobs == 0) {
+    throw InvalidArgument("--max-jobs must be at least 1");
+  }
+  if (options.wait_ms <= 0 || options.backoff_ms < 0) {
+    throw InvalidArgument("--wait-ms must be positive and --backoff-ms not negative");
+  }
+  StopSignals signals;  // before any thread starts
+  auto board = jobs::fetch_jobboard(options.board);
+  auto backend = persistence::fetch(options.persistence);
+  const std::string name = options.name.empty() ? default_name() : options.name;
+
+  conductors::ConductorOptions conductor_options;
+  conductor_options.engine =
+      engine::EngineOptions::from_value(Value{{"engine", options.engine}});
+  conductor_options.wait_timeout = std::chrono::milliseconds(options.wait_ms);
+  conductor_options.backoff.base = std::chrono::milliseconds(options.backoff_ms);
+  conductor_options.backoff.cap =
+      std::max(conductor_options.backoff.cap, conductor_options.backoff.base);
+  std::unique_ptr<conductors::Conductor> conductor;
+  if (options.max_jobs == 1) {
+    conductor = std::make_unique<conductors::BlockingConductor>(name, *board, *backend, registry,
+                                                                conductor_options);
+  } else {
+    conductor = std::make_unique<conductors::NonBlockingConductor>(
+        name, *board, *backend, registry, options.max_jobs, conductor_options);
+  }
+  conductor->connect();
+
+  std::mutex out_mu;
+  std::map<std::string, std::int64_t> outcomes;  // Guarded by out_mu.
+  conductor->notifier().register_callback(
+      std::string(Notifier::kAny), [&](std::string_view event, const Value& details) {
+        if (event.substr(0, 4) != "job_") {
+          return;
+        }
+        std::lock_guard lock(out_mu);
+        ++outcomes[std::string(event.substr(4))];
+        if (options.events) {
+          Value line = details;
+          line["event"] = std::string(event);
+          line.erase("failure");
+          out << line.dump() << std::endl;
+        }
+      });
+
+  std::atomic<int> signal_seen{0};
+  std::jthread watcher([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const int sig = signals.wait(std::chrono::milliseconds(options.wait_ms));
+      if (sig != 0) {
+        signal_seen.store(sig);
+        conductor->stop();
+        return;
+      }
+      if (options.drain) {
+        try {
+          if (board->job_count() == 0) {
+            conductor->stop();
+            return;
+          }
+        } catch (const std::exception&) {
+          // the conductor logs what is wrong with the board; keep watching
+        }
+      }
+    }
+  });
+  conductor->run(options.max_dispatches < 0
+                     ? std::nullopt
+                     : std::optional<std::size_t>(static_cast<std::size_t>(options.max_dispatches)));
+  watcher.request_stop();
+  watcher.join();
+
+  std::lock_guard lock(out_mu);
+  Value summary{{"conductor", name}};
+  for (const char* key : {"consumed", "abandoned", "trashed", "released", "lost"}) {
+    summary[key] = outcomes.contains(key) ? outcomes.at(key) : 0;
+  }
+  if (signal_seen.load() != 0) {
+    summary["stopped_by"] = signal_seen.load() == SIGTERM ? "SIGTERM" : "SIGINT";
+  }
+  if (options.json) {
+    out << summary.dump() << std::endl;
+  } else {
+    out << fmt::format("conductor {}: {} consumed, {} abandoned, {} trashed, {} released, {} lost\n",
+                       name, summary["consumed"].get<std::int64_t>(),
+                       summary["abandoned"].get<std::int64_t>(),
+                       summary["trashed"].get<std::int64_t>(),
+                       summary["released"].get<std::int64_t>(),
+                       summary["lost"].get<std::int64_t>());
+  }
+  conductor->close();
+  return 0;
+}
+
+int list_flows(std::ostream& out, const conductors::FlowRegistry& registry, bool json) {
+  if (json) {
+    Value all = Value::array();
+    for (const auto& entry : registry.entries()) {
+      all.push_back({{"name", entry.name}, {"description", entry.description}});
+    }
+    out << all.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("{:<32}  {}\n", "FACTORY", "DESCRIPTION");
+  for (const auto& entry : registry.entries()) {
+    out << fmt::format("{:<32}  {}\n", entry.name, entry.description);
+  }
+  if (registry.size() == 0) {
+    out << "(no flow factories registered)\n";
+  }
+  return 0;
+}
+
+}  // namespace caboose::cli
