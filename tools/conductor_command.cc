@@ -73,8 +73,7 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
   const std::string name = options.name.empty() ? default_name() : options.name;
 
   conductors::ConductorOptions conductor_options;
-  conductor_options.engine =
-      engine::EngineOptions::from_value(Value{{"engine", options.engine}});
+  conductor_options.engine = engine::EngineOptions::from_value(Value{{"engine", options.engine}});
   conductor_options.wait_timeout = std::chrono::milliseconds(options.wait_ms);
   conductor_options.backoff.base = std::chrono::milliseconds(options.backoff_ms);
   conductor_options.backoff.cap =
@@ -91,20 +90,20 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
 
   std::mutex out_mu;
   std::map<std::string, std::int64_t> outcomes;  // Guarded by out_mu.
-  conductor->notifier().register_callback(
-      std::string(Notifier::kAny), [&](std::string_view event, const Value& details) {
-        if (event.substr(0, 4) != "job_") {
-          return;
-        }
-        std::lock_guard lock(out_mu);
-        ++outcomes[std::string(event.substr(4))];
-        if (options.events) {
-          Value line = details;
-          line["event"] = std::string(event);
-          line.erase("failure");
-          out << line.dump() << std::endl;
-        }
-      });
+  conductor->notifier().register_callback(std::string(Notifier::kAny),
+                                          [&](std::string_view event, const Value& details) {
+                                            if (event.substr(0, 4) != "job_") {
+                                              return;
+                                            }
+                                            std::lock_guard lock(out_mu);
+                                            ++outcomes[std::string(event.substr(4))];
+                                            if (options.events) {
+                                              Value line = details;
+                                              line["event"] = std::string(event);
+                                              line.erase("failure");
+                                              out << line.dump() << std::endl;
+                                            }
+                                          });
 
   std::atomic<int> signal_seen{0};
   std::jthread watcher([&](std::stop_token stop) {
@@ -127,9 +126,9 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
       }
     }
   });
-  conductor->run(options.max_dispatches < 0
-                     ? std::nullopt
-                     : std::optional<std::size_t>(static_cast<std::size_t>(options.max_dispatches)));
+  conductor->run(options.max_dispatches < 0 ? std::nullopt
+                                            : std::optional<std::size_t>(static_cast<std::size_t>(
+                                                  options.max_dispatches)));
   watcher.request_stop();
   watcher.join();
 
@@ -144,12 +143,11 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
   if (options.json) {
     out << summary.dump() << std::endl;
   } else {
-    out << fmt::format("conductor {}: {} consumed, {} abandoned, {} trashed, {} released, {} lost\n",
-                       name, summary["consumed"].get<std::int64_t>(),
-                       summary["abandoned"].get<std::int64_t>(),
-                       summary["trashed"].get<std::int64_t>(),
-                       summary["released"].get<std::int64_t>(),
-                       summary["lost"].get<std::int64_t>());
+    out << fmt::format(
+        "conductor {}: {} consumed, {} abandoned, {} trashed, {} released, {} lost\n", name,
+        summary["consumed"].get<std::int64_t>(), summary["abandoned"].get<std::int64_t>(),
+        summary["trashed"].get<std::int64_t>(), summary["released"].get<std::int64_t>(),
+        summary["lost"].get<std::int64_t>());
   }
   conductor->close();
   return 0;

@@ -18,8 +18,8 @@ namespace caboose::cli {
 struct ConductorCommandOptions {
   std::string board;
   std::string persistence;
-  std::string name;             // default: caboose@<host>:<pid>
-  std::size_t max_jobs = 1;     // 1: a blocking conductor; more: non-blocking, that many at once
+  std::string name;          // default: caboose@<host>:<pid>
+  std::size_t max_jobs = 1;  // 1: a blocking conductor; more: non-blocking, that many at once
   std::int64_t max_dispatches = -1;  // negative: no limit
   bool drain = false;
   std::int64_t wait_ms = 500;

@@ -82,10 +82,10 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
   if (post.count < 1) {
     throw InvalidArgument("--count must be at least 1");
   }
-  conductors::FactoryCall factory{.name = post.factory,
-                                  .args = parse_json(post.args, "--args", Value::value_t::array),
-                                  .kwargs = parse_json(post.kwargs, "--kwargs",
-                                                       Value::value_t::object)};
+  conductors::FactoryCall factory{
+      .name = post.factory,
+      .args = parse_json(post.args, "--args", Value::value_t::array),
+      .kwargs = parse_json(post.kwargs, "--kwargs", Value::value_t::object)};
   std::unique_ptr<persistence::Backend> backend;
   if (!post.persistence.empty()) {
     backend = persistence::fetch(post.persistence);
@@ -131,8 +131,7 @@ int show_owner(std::ostream& out, const JobsOptions& options, const std::string&
   }
   const std::optional<std::string> owner = board->find_owner(job_uuid);
   if (options.json) {
-    out << Value{{"job_uuid", job_uuid}, {"owner", owner ? Value(*owner) : Value()}}.dump()
-        << "\n";
+    out << Value{{"job_uuid", job_uuid}, {"owner", owner ? Value(*owner) : Value()}}.dump() << "\n";
   } else {
     out << owner.value_or("(unclaimed)") << "\n";
   }

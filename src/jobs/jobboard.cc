@@ -14,12 +14,27 @@
 namespace caboose::jobs {
 namespace {
 
+// The URI as messages may show it: a password (scheme://user:password@host) hidden.
+std::string redact(std::string_view uri) {
+  std::string out(uri);
+  const auto scheme = out.find("://");
+  const auto at = out.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
+    return out;
+  }
+  const auto colon = out.find(':', scheme + 3);
+  if (colon != std::string::npos && colon < at) {
+    out.replace(colon + 1, at - colon - 1, "***");
+  }
+  return out;
+}
+
 std::int64_t positive_integer(std::string_view uri, std::string_view key, std::string_view text) {
   std::int64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n <= 0) {
-    throw InvalidArgument(
-        fmt::format("jobboard URI '{}': {} must be a positive integer, got '{}'", uri, key, text));
+    throw InvalidArgument(fmt::format("jobboard URI '{}': {} must be a positive integer, got '{}'",
+                                      redact(uri), key, text));
   }
   return n;
 }
@@ -65,25 +80,24 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
         fmt::format("jobboard URI '{}' has no scheme (expected sqlite:///board.db)", uri));
   }
   const std::string_view scheme = uri.substr(0, colon);
-  std::string_view rest = uri.substr(colon + 3);
-  if (scheme == "redis") {
-    return make_redis_jobboard(uri, options);
-  }
-  if (scheme != "sqlite") {
+  if (scheme != "sqlite" && scheme != "redis") {
     throw InvalidArgument(
         fmt::format("jobboard URI scheme '{}' is not supported (known: sqlite, redis)", scheme));
   }
-  const auto question = rest.find('?');
-  std::string_view location = rest.substr(0, question);
+  // The board's own options (lease_ms, max_attempts) are taken here for every scheme; the rest
+  // of the query is the backend's.
+  const auto question = uri.find('?');
   std::string_view query =
-      question == std::string_view::npos ? std::string_view() : rest.substr(question + 1);
+      question == std::string_view::npos ? std::string_view() : uri.substr(question + 1);
+  std::string backend_uri(uri.substr(0, question));
+  std::string backend_query;
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view item = query.substr(0, amp);
     const auto eq = item.find('=');
     if (eq == std::string_view::npos) {
       throw InvalidArgument(
-          fmt::format("jobboard URI '{}': '{}' is not a key=value option", uri, item));
+          fmt::format("jobboard URI '{}': '{}' is not a key=value option", redact(uri), item));
     }
     const std::string_view key = item.substr(0, eq);
     const std::string_view value = item.substr(eq + 1);
@@ -91,12 +105,19 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
       options.lease = std::chrono::milliseconds(positive_integer(uri, key, value));
     } else if (key == "max_attempts") {
       options.max_attempts = positive_integer(uri, key, value);
+    } else if (scheme == "redis") {
+      backend_query += (backend_query.empty() ? "?" : "&") + std::string(item);
     } else {
-      throw InvalidArgument(fmt::format(
-          "jobboard URI '{}': unknown option '{}' (known: lease_ms, max_attempts)", uri, key));
+      throw InvalidArgument(
+          fmt::format("jobboard URI '{}': unknown option '{}' (known: lease_ms, max_attempts)",
+                      redact(uri), key));
     }
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
+  if (scheme == "redis") {
+    return make_redis_jobboard(backend_uri + backend_query, options);
+  }
+  const std::string_view location = std::string_view(backend_uri).substr(colon + 3);
   if (location.empty()) {
     return make_sqlite_jobboard(":memory:", options);
   }

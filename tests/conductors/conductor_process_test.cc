@@ -1,0 +1,284 @@
+// Conductors as processes (the `caboose conductor` command) on a shared board and a SQLite
+// persistence file: two of them draining a board, one killed with SIGKILL mid-job and one paused
+// with SIGSTOP past its lease (a stale holder whose writes must be refused), a graceful SIGTERM.
+// The takeover side runs in this process, so its engine's atom events can be checked.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "caboose/conductors/conductor.h"
+#include "caboose/conductors/examples.h"
+#include "caboose/engine/listeners.h"
+#include "caboose/jobs/jobboard.h"
+#include "caboose/persistence/fetch.h"
+
+#include "conductors/conductor_cases.h"
+#include "persistence/temp_dir.h"
+#include "support/child_process.h"
+#include "support/redis_server.h"
+
+namespace caboose::conductors::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using caboose::testing::ChildProcess;
+using caboose::testing::RedisServer;
+using caboose::testing::wait_until;
+using jobs::Job;
+using persistence::testing::TempDir;
+
+enum class BoardKind { kSqlite, kRedis };
+
+void PrintTo(BoardKind kind, std::ostream* os) {
+  *os << (kind == BoardKind::kSqlite ? "sqlite" : "redis");
+}
+
+// The JSON lines a conductor printed with --events.
+std::vector<Value> events_of(const std::string& output) {
+  std::vector<Value> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.front() == '{') {
+      Value v = Value::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (v.is_object() && v.contains("event")) {
+        out.push_back(std::move(v));
+      }
+    }
+  }
+  return out;
+}
+
+// Counts every atom's RUNNING transitions in the engines of an in-process conductor.
+class AtomRuns {
+ public:
+  ListenerFactory factory() {
+    return [this](const Job&, engine::Engine& engine) {
+      std::vector<std::unique_ptr<engine::Listener>> out;
+      out.push_back(std::make_unique<Counter>(engine, *this));
+      return out;
+    };
+  }
+  int runs(const std::string& atom) {
+    std::lock_guard lock(mu_);
+    return runs_[atom];
+  }
+
+ private:
+  class Counter final : public engine::Listener {
+   public:
+    Counter(engine::Engine& engine, AtomRuns& runs) : Listener(engine), runs_(runs) {}
+    ~Counter() override { deregister(); }
+
+   private:
+    void on_task(AtomState state, const Value& details) override {
+      if (state == AtomState::kRunning) {
+        std::lock_guard lock(runs_.mu_);
+        ++runs_.runs_[details["task_name"].get<std::string>()];
+      }
+    }
+    AtomRuns& runs_;
+  };
+  std::mutex mu_;
+  std::map<std::string, int> runs_;  // Guarded by mu_.
+};
+
+class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
+ protected:
+  ConductorProcessTest()
+      : persistence_uri_("sqlite:///" + (dir_ / "flows.db").string()),
+        backend_(persistence::fetch(persistence_uri_)) {}
+
+  std::string board_uri(int lease_ms) const {
+    if (GetParam() == BoardKind::kSqlite) {
+      return "sqlite:///" + (dir_ / "board.db").string() + "?lease_ms=" + std::to_string(lease_ms);
+    }
+    return RedisServer::shared().uri() + "?namespace=" + ns_ +
+           "&lease_ms=" + std::to_string(lease_ms);
+  }
+
+  std::unique_ptr<ChildProcess> conductor(const std::string& name, int lease_ms,
+                                          std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {
+        CABOOSE_BIN,     "conductor",      "--board", board_uri(lease_ms),
+        "--persistence", persistence_uri_, "--name",  name,
+        "--events",      "--wait-ms",      "50"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<ChildProcess>(argv, (dir_ / (name + ".out")).string());
+  }
+
+  const persistence::AtomDetail* atom(const persistence::LogBook& book, const std::string& name) {
+    flow_ = backend_->get_flow_details(book.flows.front().uuid);
+    return flow_.find_by_name(name);
+  }
+
+  TempDir dir_;
+  const std::string ns_ = "conductors-" + make_uuid().substr(0, 8);
+  const std::string persistence_uri_;
+  std::unique_ptr<persistence::Backend> backend_;
+  persistence::FlowDetail flow_;
+  FlowRegistry registry_ = [] {
+    FlowRegistry r;
+    add_example_flows(r);
+    return r;
+  }();
+};
+
+TEST_P(ConductorProcessTest, TwoConductorsDrainTheBoardRunningEveryJobOnce) {
+  auto board = jobs::fetch_jobboard(board_uri(5000));
+  std::map<std::string, std::int64_t> expected;  // flow uuid -> total
+  std::vector<persistence::LogBook> books;
+  for (int i = 0; i < 200; ++i) {
+    books.push_back(saved_flow(*backend_, {.name = "caboose.examples.sum"}));
+    post_job(*board, books.back(), {{"store", {{"x", i}, {"y", 1000}}}});
+    expected[books.back().flows.front().uuid] = i + 1000;
+  }
+  const Job poison =
+      post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.poison"}), {}, 3);
+  auto a = conductor("a", 5000, {"--drain", "--backoff-ms", "20"});
+  auto b = conductor("b", 5000, {"--drain", "--backoff-ms", "20", "--max-jobs", "2"});
+  const auto status_a = a->wait(120s);
+  const auto status_b = b->wait(120s);
+  ASSERT_TRUE(status_a && WIFEXITED(*status_a) && WEXITSTATUS(*status_a) == 0) << a->output();
+  ASSERT_TRUE(status_b && WIFEXITED(*status_b) && WEXITSTATUS(*status_b) == 0) << b->output();
+
+  std::set<std::string> consumed;
+  int poison_claims = 0;
+  for (const auto* out : {a.get(), b.get()}) {
+    for (const Value& e : events_of(out->output())) {
+      const std::string uuid = e["job_uuid"].get<std::string>();
+      if (uuid == poison.uuid) {
+        ++poison_claims;
+        continue;
+      }
+      EXPECT_EQ(e["event"], "job_consumed") << e.dump();
+      EXPECT_EQ(e["attempt"], 1) << e.dump();  // nothing failed: no job was claimed twice
+      EXPECT_TRUE(consumed.insert(uuid).second) << "consumed twice: " << uuid;
+    }
+  }
+  EXPECT_EQ(consumed.size(), 200u);
+  EXPECT_EQ(poison_claims, 3);
+  EXPECT_EQ(board->job_count(), 0u);
+  const auto bin = board->trashed();
+  ASSERT_EQ(bin.size(), 1u);
+  EXPECT_EQ(bin[0].uuid, poison.uuid);
+  EXPECT_EQ(bin[0].attempts, 3);
+  for (const auto& book : books) {
+    const auto* sum = atom(book, "sum");
+    ASSERT_NE(sum, nullptr);
+    EXPECT_EQ(flow_.state, FlowState::kSuccess);
+    EXPECT_EQ(sum->results, expected[book.flows.front().uuid]);
+  }
+}
+
+TEST_P(ConductorProcessTest, KilledConductorsJobResumesElsewhereWithoutRerunningWhatSucceeded) {
+  auto board = jobs::fetch_jobboard(board_uri(800));
+  const auto book = saved_flow(*backend_, {.name = "caboose.examples.crash_once",
+                                           .kwargs = {{"marker", (dir_ / "crashed").string()}}});
+  const Job job = post_job(*board, book);
+  auto doomed = conductor("doomed", 800);
+  const auto status = doomed->wait(60s);
+  ASSERT_TRUE(status.has_value()) << doomed->output();
+  ASSERT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) << doomed->output();
+  ASSERT_EQ(atom(book, "before")->state, AtomState::kSuccess);
+  EXPECT_EQ(atom(book, "crash")->state, AtomState::kRunning);  // it died inside the task
+
+  AtomRuns runs;
+  BlockingConductor heir("heir", *board, *backend_, registry_,
+                         {.wait_timeout = 50ms, .listeners = runs.factory()});
+  EventLog events(heir.notifier());
+  {
+    Running running(heir);
+    ASSERT_TRUE(events.wait_for("job_consumed"));
+  }
+  EXPECT_EQ(events.details("job_consumed").front()["attempt"], 2);
+  EXPECT_EQ(runs.runs("before"), 0);  // saved SUCCESS by the dead holder: never runs again
+  EXPECT_EQ(runs.runs("crash"), 1);
+  EXPECT_EQ(runs.runs("after"), 1);
+  EXPECT_EQ(atom(book, "after")->results, 3);
+  EXPECT_EQ(flow_.state, FlowState::kSuccess);
+  EXPECT_FALSE(board->find(job.uuid).has_value());
+}
+
+TEST_P(ConductorProcessTest, PausedHolderWhoseLeaseLapsedCannotWriteAfterItResumes) {
+  auto board = jobs::fetch_jobboard(board_uri(600));
+  const auto book = saved_flow(
+      *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
+  const Job job = post_job(*board, book);
+  auto paused = conductor("paused", 600);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto* first = atom(book, "sleep-1");
+        return first != nullptr && first->state == AtomState::kSuccess;
+      },
+      30s));
+  paused->signal(SIGSTOP);
+  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s));
+
+  AtomRuns runs;
+  BlockingConductor heir("heir", *board, *backend_, registry_,
+                         {.wait_timeout = 50ms, .listeners = runs.factory()});
+  EventLog events(heir.notifier());
+  {
+    Running running(heir);
+    ASSERT_TRUE(events.wait_for("job_consumed"));
+  }
+  const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
+  paused->signal(SIGCONT);
+  ASSERT_TRUE(
+      wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
+      << paused->output();
+  paused->signal(SIGTERM);
+  const auto status = paused->wait(30s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
+
+  EXPECT_EQ(runs.runs("sleep-1"), 0);
+  EXPECT_EQ(atom(book, "sleep-4")->state, AtomState::kSuccess);
+  EXPECT_EQ(flow_.state, FlowState::kSuccess);  // the stale holder's writes were refused
+  EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
+  EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
+  EXPECT_NE(paused->output().find("refused"), std::string::npos) << paused->output();
+  EXPECT_FALSE(board->find(job.uuid).has_value());  // the job ended once
+  EXPECT_TRUE(board->trashed().empty());
+}
+
+TEST_P(ConductorProcessTest, SigtermReleasesTheRunningJobWithoutUsingAnAttempt) {
+  auto board = jobs::fetch_jobboard(board_uri(5000));
+  const auto book = saved_flow(
+      *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 3}, {"ms", 300}}});
+  const Job job = post_job(*board, book);
+  auto c = conductor("graceful", 5000);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto* first = atom(book, "sleep-1");
+        return first != nullptr && first->state == AtomState::kRunning;
+      },
+      30s));
+  c->signal(SIGTERM);
+  const auto status = c->wait(30s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << c->output();
+  EXPECT_NE(c->output().find("\"job_released\""), std::string::npos) << c->output();
+  const auto after = board->find(job.uuid);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->state, jobs::JobState::kUnclaimed);
+  EXPECT_EQ(after->attempts, 0);
+  EXPECT_EQ(atom(book, "sleep-1")->state, AtomState::kSuccess);  // running atoms finish
+  EXPECT_EQ(flow_.state, FlowState::kSuspended);
+}
+
+INSTANTIATE_TEST_SUITE_P(Boards, ConductorProcessTest,
+                         ::testing::Values(BoardKind::kSqlite, BoardKind::kRedis),
+                         [](const auto& p) {
+                           return std::string(p.param == BoardKind::kSqlite ? "sqlite" : "redis");
+                         });
+
+}  // namespace
+}  // namespace caboose::conductors::testing
