@@ -12,6 +12,7 @@
 #include "conductor_command.h"
 #include "demo_command.h"
 #include "jobs_command.h"
+#include "showcase_command.h"
 
 namespace caboose::cli {
 
@@ -120,6 +121,15 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   std::string log_level = "warn";
   conductor->add_option("--log-level", log_level, "trace, debug, info, warn or error");
 
+  ShowcaseOptions showcase_options;
+  CLI::App* showcase = app.add_subcommand(
+      "showcase",
+      "The main job: example jobs (one poison, one that crashes its conductor) run by two "
+      "conductor processes on an embedded SQLite board, then what became of each");
+  showcase->add_option("--dir", showcase_options.dir,
+                       "Keep the board, the flows and the logs there (default: a new temp dir)");
+  showcase->add_flag("--json", showcase_options.json, "Print the summary as JSON");
+
   bool flows_json = false;
   CLI::App* flows = app.add_subcommand("flows", "List the flow factories this binary can run");
   flows->add_flag("--json", flows_json, "Print JSON instead of a table");
@@ -133,6 +143,9 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
     if (*conductor) {
       spdlog::set_level(spdlog::level::from_str(log_level));
       return run_conductor(std::cout, conductor_options, registry);
+    }
+    if (*showcase) {
+      return run_showcase(std::cout, showcase_options);
     }
     if (*flows) {
       return list_flows(std::cout, registry, flows_json);

@@ -219,9 +219,11 @@ TEST_P(ConductorProcessTest, PausedHolderWhoseLeaseLapsedCannotWriteAfterItResum
         const auto* first = atom(book, "sleep-1");
         return first != nullptr && first->state == AtomState::kSuccess;
       },
-      30s));
+      30s))
+      << paused->output();
   paused->signal(SIGSTOP);
-  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s));
+  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s))
+      << paused->output();
 
   AtomRuns runs;
   BlockingConductor heir("heir", *board, *backend_, registry_,
@@ -229,7 +231,9 @@ TEST_P(ConductorProcessTest, PausedHolderWhoseLeaseLapsedCannotWriteAfterItResum
   EventLog events(heir.notifier());
   {
     Running running(heir);
-    ASSERT_TRUE(events.wait_for("job_consumed"));
+    ASSERT_TRUE(events.wait_for("job_consumed"))
+        << "heir's events: " << Value(events.names()).dump() << "\nstale holder's output:\n"
+        << paused->output();
   }
   const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
   paused->signal(SIGCONT);
@@ -279,6 +283,28 @@ INSTANTIATE_TEST_SUITE_P(Boards, ConductorProcessTest,
                          [](const auto& p) {
                            return std::string(p.param == BoardKind::kSqlite ? "sqlite" : "redis");
                          });
+
+}  // namespace
+}  // namespace caboose::conductors::testing
+
+namespace caboose::conductors::testing {
+namespace {
+
+// The main job (README's first command, after setup): every job ends as it should.
+TEST(ShowcaseTest, EveryJobEndsAsItShould) {
+  TempDir dir;
+  ChildProcess showcase({CABOOSE_BIN, "showcase", "--json", "--dir", dir.path().string()},
+                        (dir / "showcase.out").string());
+  const auto status = showcase.wait(std::chrono::minutes(3));
+  ASSERT_TRUE(status && WIFEXITED(*status)) << showcase.output();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << showcase.output();
+  const std::string out = showcase.output();
+  const Value summary = Value::parse(out.substr(out.find('{')));
+  EXPECT_EQ(summary["ok"], true);
+  EXPECT_EQ(summary["trashed"], 1);
+  EXPECT_EQ(summary["resumed"], 1);
+  EXPECT_EQ(summary["consumed"], summary["jobs"].size() - 1);
+}
 
 }  // namespace
 }  // namespace caboose::conductors::testing

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -130,6 +131,71 @@ TEST(CliTest, JobsArePostedListedTrashedRequeuedAndPurged) {
   EXPECT_NE(run({"jobs", "show", "no-such-job", "--board", board}).first, 0);
   EXPECT_NE(run({"jobs", "list", "--board", "nosuch://x"}).first, 0);
   EXPECT_NE(run({"jobs", "purge", "--board", board}).first, 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CliTest, FlowsListsTheRegisteredFactories) {
+  const auto [code, out] = run({"flows", "--json"});
+  ASSERT_EQ(code, 0);
+  std::vector<std::string> names;
+  for (const Value& f : Value::parse(out)) {
+    names.push_back(f["name"].get<std::string>());
+  }
+  for (const char* wanted : {"caboose.examples.sum", "caboose.examples.poison",
+                             "caboose.examples.slow", "caboose.examples.crash_once"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
+  }
+  conductors::FlowRegistry mine;
+  mine.add(
+      "orders.make", [](const Value&, const Value&) -> FlowPtr { return nullptr; }, "mine");
+  std::vector<std::string> args = {"caboose", "flows"};
+  std::vector<char*> argv = {args[0].data(), args[1].data()};
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run_cli(2, argv.data(), mine), 0);
+  const std::string listed = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(listed.find("orders.make"), std::string::npos);
+  EXPECT_EQ(listed.find("caboose.examples.sum"), std::string::npos);
+}
+
+TEST(CliTest, ConductorRunsJobsAndClaimOwnerSaysWhoHoldsOne) {
+  std::string dir = (std::filesystem::temp_directory_path() / "caboose-cli-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string board = "sqlite:///" + dir + "/board.db";
+  const std::string flows = "sqlite:///" + dir + "/flows.db";
+  const auto [post_code, post_out] =
+      run({"jobs", "post", "sum", "--board", board, "--persistence", flows, "--factory",
+           "caboose.examples.sum", "--store", R"({"x": 2, "y": 3})", "--count", "3", "--json"});
+  ASSERT_EQ(post_code, 0) << post_out;
+  const Value posted = Value::parse(post_out);
+  ASSERT_EQ(posted.size(), 3u);
+  const std::string job = posted[0]["uuid"].get<std::string>();
+  EXPECT_EQ(run({"jobs", "claim-owner", job, "--board", board}).first, 3);  // nobody
+
+  const auto [code, out] = run({"conductor", "--board", board, "--persistence", flows, "--drain",
+                                "--wait-ms", "20", "--name", "cli-conductor", "--json"});
+  ASSERT_EQ(code, 0) << out;
+  const Value summary = Value::parse(out.substr(out.rfind('{')));
+  EXPECT_EQ(summary["conductor"], "cli-conductor");
+  EXPECT_EQ(summary["consumed"], 3);
+  EXPECT_EQ(summary["trashed"], 0);
+  const Value book = Value::parse(run({"books", "show", posted[0]["book_uuid"].get<std::string>(),
+                                       "--persistence", flows, "--json"})
+                                      .second);
+  EXPECT_EQ(book["flows"][0]["state"], "SUCCESS");
+  Value total;
+  for (const Value& atom : book["flows"][0]["atoms"]) {
+    if (atom["name"] == "sum") {
+      total = atom["results"];
+    }
+  }
+  EXPECT_EQ(total, 5);
+  EXPECT_NE(run({"jobs", "claim-owner", job, "--board", board}).first, 0);  // consumed: gone
+
+  EXPECT_NE(run({"conductor", "--board", "nosuch://x", "--persistence", flows}).first, 0);
+  EXPECT_NE(run({"conductor", "--board", board, "--persistence", "nosuch://x"}).first, 0);
+  EXPECT_NE(run({"conductor", "--board", board, "--persistence", flows, "--max-jobs", "0"}).first,
+            0);
+  EXPECT_NE(run({"conductor", "--board", board}).first, 0);  // --persistence is required
   std::filesystem::remove_all(dir);
 }
 
