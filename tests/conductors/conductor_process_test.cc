@@ -24,6 +24,7 @@
 #include "conductors/conductor_cases.h"
 #include "persistence/temp_dir.h"
 #include "support/child_process.h"
+#include "support/run_command.h"
 #include "support/redis_server.h"
 
 namespace caboose::conductors::testing {
@@ -289,6 +290,33 @@ INSTANTIATE_TEST_SUITE_P(Boards, ConductorProcessTest,
 
 namespace caboose::conductors::testing {
 namespace {
+
+// A Python TaskFlow poster (Debian's python3-taskflow) posts on Redis a job whose flow detail
+// names caboose.examples.sum; a caboose conductor runs it; Python reads total = 5 back.
+TEST(PythonPosterTest, CabooseConductorRunsAJobPostedByPythonTaskFlow) {
+  TempDir dir;
+  const std::string ns = "interop-" + make_uuid().substr(0, 8);
+  const std::string db = (dir / "flows.db").string();
+  const std::string python = "/usr/bin/python3 " CABOOSE_CONDUCTOR_INTEROP_DIR
+                             "/taskflow_poster.py " +
+                             std::to_string(RedisServer::shared().port()) + " " + ns +
+                             " sqlite:///" + db + " ";
+  const Value posted = Value::parse(caboose::testing::run_command(python + "post"));
+  ChildProcess conductor({CABOOSE_BIN, "conductor", "--board",
+                          RedisServer::shared().uri() + "?namespace=" + ns, "--persistence",
+                          "sqlite:///" + db, "--drain", "--wait-ms", "50", "--json"},
+                         (dir / "conductor.out").string());
+  const auto status = conductor.wait(60s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << conductor.output();
+  const std::string out = conductor.output();
+  EXPECT_EQ(Value::parse(out.substr(out.rfind('{')))["consumed"], 1) << out;
+  const Value read = Value::parse(caboose::testing::run_command(
+      python + "read " + posted["flow"].get<std::string>()));
+  EXPECT_EQ(read["flow_state"], "SUCCESS");
+  EXPECT_EQ(read["atom_state"], "SUCCESS");
+  EXPECT_EQ(read["total"], 5);
+  EXPECT_TRUE(read["jobs"].empty());
+}
 
 // The main job (README's first command, after setup): every job ends as it should.
 TEST(ShowcaseTest, EveryJobEndsAsItShould) {
