@@ -24,8 +24,8 @@
 #include "conductors/conductor_cases.h"
 #include "persistence/temp_dir.h"
 #include "support/child_process.h"
-#include "support/run_command.h"
 #include "support/redis_server.h"
+#include "support/run_command.h"
 
 namespace caboose::conductors::testing {
 namespace {
@@ -297,21 +297,20 @@ TEST(PythonPosterTest, CabooseConductorRunsAJobPostedByPythonTaskFlow) {
   TempDir dir;
   const std::string ns = "interop-" + make_uuid().substr(0, 8);
   const std::string db = (dir / "flows.db").string();
-  const std::string python = "/usr/bin/python3 " CABOOSE_CONDUCTOR_INTEROP_DIR
-                             "/taskflow_poster.py " +
-                             std::to_string(RedisServer::shared().port()) + " " + ns +
-                             " sqlite:///" + db + " ";
+  const std::string python =
+      "/usr/bin/python3 " CABOOSE_CONDUCTOR_INTEROP_DIR "/taskflow_poster.py " +
+      std::to_string(RedisServer::shared().port()) + " " + ns + " sqlite:///" + db + " ";
   const Value posted = Value::parse(caboose::testing::run_command(python + "post"));
-  ChildProcess conductor({CABOOSE_BIN, "conductor", "--board",
-                          RedisServer::shared().uri() + "?namespace=" + ns, "--persistence",
-                          "sqlite:///" + db, "--drain", "--wait-ms", "50", "--json"},
-                         (dir / "conductor.out").string());
+  ChildProcess conductor(
+      {CABOOSE_BIN, "conductor", "--board", RedisServer::shared().uri() + "?namespace=" + ns,
+       "--persistence", "sqlite:///" + db, "--drain", "--wait-ms", "50", "--json"},
+      (dir / "conductor.out").string());
   const auto status = conductor.wait(60s);
   ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << conductor.output();
   const std::string out = conductor.output();
   EXPECT_EQ(Value::parse(out.substr(out.rfind('{')))["consumed"], 1) << out;
-  const Value read = Value::parse(caboose::testing::run_command(
-      python + "read " + posted["flow"].get<std::string>()));
+  const Value read = Value::parse(
+      caboose::testing::run_command(python + "read " + posted["flow"].get<std::string>()));
   EXPECT_EQ(read["flow_state"], "SUCCESS");
   EXPECT_EQ(read["atom_state"], "SUCCESS");
   EXPECT_EQ(read["total"], 5);

@@ -180,6 +180,53 @@ Reply RedisClient::send(const std::vector<std::string>& argv, bool* noscript) {
   return convert(reply.get());
 }
 
+void RedisClient::fail(const std::string& what) {
+  const std::string why = context_->errstr;
+  redisFree(context_);  // reopened by the next command
+  context_ = nullptr;
+  throw StorageFailure(fmt::format("Redis {}: {} failed: {}", address_.shown, what, why));
+}
+
+std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (context_ == nullptr) {
+    connect();
+  }
+  std::vector<const char*> args;
+  std::vector<std::size_t> lengths;
+  for (const auto& argv : commands) {
+    args.clear();
+    lengths.clear();
+    for (const std::string& a : argv) {
+      args.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(),
+                               lengths.data()) != REDIS_OK) {
+      fail("a pipelined command");
+    }
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  std::string error;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+      fail(commands[i].empty() ? std::string() : commands[i][0]);
+    }
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(static_cast<redisReply*>(raw),
+                                                                  &freeReplyObject);
+    if (reply->type == REDIS_REPLY_ERROR && error.empty()) {
+      error = fmt::format("Redis {}: {} refused: {}", address_.shown, commands[i][0],
+                          std::string(reply->str, reply->len));
+    }
+    replies.push_back(convert(reply.get()));
+  }
+  if (!error.empty()) {
+    throw StorageFailure(error);
+  }
+  return replies;
+}
+
 Reply RedisClient::command(const std::vector<std::string>& argv) {
   if (context_ == nullptr) {
     connect();

@@ -56,6 +56,9 @@ class RedisClient {
   // Runs one command. StorageFailure naming the server for connection problems and error
   // replies (the next command reconnects).
   Reply command(const std::vector<std::string>& argv);
+  // Runs the commands in one round trip (hiredis pipelining); their replies, in order. An error
+  // reply throws StorageFailure as command() does, after every reply has been read.
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
   // EVALSHA (SCRIPT LOAD first when the server does not know the script).
   Reply eval(Script& script, const std::vector<std::string>& keys,
              const std::vector<std::string>& args);
@@ -64,6 +67,7 @@ class RedisClient {
  private:
   void connect();
   Reply send(const std::vector<std::string>& argv, bool* noscript);
+  [[noreturn]] void fail(const std::string& what);
 
   RedisAddress address_;
   redisContext* context_ = nullptr;

@@ -183,13 +183,13 @@ class RedisJobBoard final : public JobBoard {
     RedisClient& c = open();
     skipped_.clear();
     std::vector<Job> jobs;
-    for (const std::string& uuid : ordered_uuids(c)) {
-      std::optional<Job> job = read_job(c, uuid, "listings");
+    const TimePoint at = now();
+    for (std::optional<Job>& job : read_jobs(c, ordered_uuids(c), "listings")) {
       if (!job) {
         continue;
       }
       if (only_unclaimed &&
-          (job->state != JobState::kUnclaimed || (job->not_before && *job->not_before > now()))) {
+          (job->state != JobState::kUnclaimed || (job->not_before && *job->not_before > at))) {
         continue;
       }
       jobs.push_back(std::move(*job));
@@ -351,9 +351,13 @@ class RedisJobBoard final : public JobBoard {
     std::lock_guard lock(mu_);
     RedisClient& c = open();
     skipped_.clear();
-    std::vector<Job> jobs;
+    std::vector<std::string> uuids;
     for (const Reply& uuid : c.command({"HKEYS", key("trash")}).elements) {
-      if (std::optional<Job> job = read_job(c, uuid.text, "trash")) {
+      uuids.push_back(uuid.text);
+    }
+    std::vector<Job> jobs;
+    for (std::optional<Job>& job : read_jobs(c, uuids, "trash")) {
+      if (job) {
         jobs.push_back(std::move(*job));
       }
     }
@@ -459,11 +463,13 @@ class RedisJobBoard final : public JobBoard {
   // Listed jobs in claim order: those caboose indexed, then any another program (Python
   // TaskFlow) posted, by priority and sequence.
   std::vector<std::string> ordered_uuids(RedisClient& c) {
+    const std::vector<Reply> replies =
+        c.pipeline({{"ZRANGE", key("caboose.order"), "0", "-1"}, {"HLEN", key("listings")}});
     std::vector<std::string> uuids;
-    for (const Reply& r : c.command({"ZRANGE", key("caboose.order"), "0", "-1"}).elements) {
+    for (const Reply& r : replies[0].elements) {
       uuids.push_back(r.text);
     }
-    const std::int64_t listed = c.command({"HLEN", key("listings")}).integer;
+    const std::int64_t listed = replies[1].integer;
     if (listed == static_cast<std::int64_t>(uuids.size())) {
       return uuids;
     }
@@ -490,7 +496,38 @@ class RedisJobBoard final : public JobBoard {
   // The job from the `where` hash ("listings" or "trash") with its owner and caboose's fields;
   // nullopt if absent. An unreadable posting is recorded in skipped_ and logged.
   std::optional<Job> read_job(RedisClient& c, const std::string& uuid, const char* where) {
-    const Reply posting = c.command({"HGET", key(where), uuid});
+    return std::move(read_jobs(c, {uuid}, where).front());
+  }
+
+  // read_job() of many jobs, four commands each, pipelined in batches (one round trip each).
+  std::vector<std::optional<Job>> read_jobs(RedisClient& c, const std::vector<std::string>& uuids,
+                                            const char* where) {
+    constexpr std::size_t kBatch = 512;
+    std::vector<std::optional<Job>> jobs;
+    jobs.reserve(uuids.size());
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t first = 0; first < uuids.size(); first += kBatch) {
+      const std::size_t last = std::min(uuids.size(), first + kBatch);
+      commands.clear();
+      for (std::size_t i = first; i < last; ++i) {
+        commands.push_back({"HGET", key(where), uuids[i]});
+        commands.push_back({"GET", owned_key(uuids[i])});
+        commands.push_back({"GET", key(uuids[i] + ".last_modified")});
+        commands.push_back({"HGETALL", extra_key(uuids[i])});
+      }
+      const std::vector<Reply> replies = c.pipeline(commands);
+      for (std::size_t i = first; i < last; ++i) {
+        const std::size_t r = (i - first) * 4;
+        jobs.push_back(job_from(c, uuids[i], where, replies[r], replies[r + 1], replies[r + 2],
+                                replies[r + 3]));
+      }
+    }
+    return jobs;
+  }
+
+  std::optional<Job> job_from(RedisClient& c, const std::string& uuid, const char* where,
+                              const Reply& posting, const Reply& owner, const Reply& last,
+                              const Reply& extra) {
     if (posting.is_nil()) {
       return std::nullopt;
     }
@@ -504,9 +541,6 @@ class RedisJobBoard final : public JobBoard {
       return std::nullopt;
     }
     job.uuid = uuid;
-    const Reply owner = c.command({"GET", owned_key(uuid)});
-    const Reply last = c.command({"GET", key(uuid + ".last_modified")});
-    const Reply extra = c.command({"HGETALL", extra_key(uuid)});
     if (std::string_view(where) == "trash") {
       job.state = JobState::kTrashed;
     } else if (!owner.is_nil()) {
