@@ -1,11 +1,12 @@
-// Conductor throughput: jobs per second drained from a board by 1 or 2 conductors (blocking, or
-// non-blocking running 4 jobs at once), each job a 1-task flow (caboose.examples.noop) posted as
+// Conductor throughput: jobs per second drained from a board by 1 or 2 conductors (blocking or
+// non-blocking), each job a 1-task flow (caboose.examples.noop) posted as
 // a TaskFlow poster posts it (a logbook with one flow detail naming the factory, then the job).
 //
 // Drain/<board>/<persistence>/<conductors>/<kind>: board 0 = sqlite:// (one file, WAL), 1 =
 // redis:// (a private redis-server, or CABOOSE_BENCH_REDIS); persistence 0 = SQLite file shared
 // by the conductors, 1 = memory (each conductor's own, the books copied in before the clock
-// starts, as the Python peer's benchmark does); kind 0 = blocking, 1 = non-blocking (4 at once).
+// starts, as the Python peer's benchmark does); kind 0 = blocking, 1 = non-blocking running 4 jobs
+// at once (the Python peer's setting), 2 = non-blocking running 16.
 // Posting is not timed; the clock runs from the conductors' start to the last job consumed.
 //
 // IdleRss: the resident memory of an idle `caboose conductor` process (an empty board), in KiB.
@@ -44,7 +45,7 @@ namespace conductors = caboose::conductors;
 namespace jobs = caboose::jobs;
 namespace persistence = caboose::persistence;
 
-constexpr int kJobs = 500;
+constexpr int kJobs = 1000;
 
 std::string board_uri(std::int64_t kind, const persistence::testing::TempDir& scratch,
                       const std::string& ns) {
@@ -69,7 +70,7 @@ void BM_Drain(benchmark::State& state) {
   const std::int64_t board_kind = state.range(0);
   const bool memory = state.range(1) == 1;
   const auto count = static_cast<std::size_t>(state.range(2));
-  const bool nonblocking = state.range(3) == 1;
+  const std::int64_t kind = state.range(3);  // 0 blocking, 1: 4 at once, 2: 16 at once
   double total_seconds = 0;
   std::int64_t total_jobs = 0;
   for (auto _ : state) {
@@ -105,9 +106,9 @@ void BM_Drain(benchmark::State& state) {
       }
       const conductors::ConductorOptions options{.wait_timeout = 20ms};
       const std::string name = "bench-" + std::to_string(c);
-      if (nonblocking) {
+      if (kind > 0) {
         running.push_back(std::make_unique<conductors::NonBlockingConductor>(
-            name, *boards.back(), *backends.back(), registry(), 4, options));
+            name, *boards.back(), *backends.back(), registry(), kind == 1 ? 4 : 16, options));
       } else {
         running.push_back(std::make_unique<conductors::BlockingConductor>(
             name, *boards.back(), *backends.back(), registry(), options));
@@ -145,8 +146,8 @@ void BM_Drain(benchmark::State& state) {
   state.counters["us_per_job"] = total_seconds * 1e6 / static_cast<double>(total_jobs);
 }
 BENCHMARK(BM_Drain)
-    ->ArgNames({"board", "memory", "conductors", "nonblocking"})
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {0, 1}})
+    ->ArgNames({"board", "memory", "conductors", "kind"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {0, 1, 2}})
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

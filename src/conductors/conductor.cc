@@ -176,6 +176,78 @@ class Conductor::Pool {
   std::vector<std::jthread> threads_;
 };
 
+// Consumes the jobs of a non-blocking conductor, all those that finished since the last round
+// trip at once (JobBoard::consume_many), then emits their job_consumed (or job_lost).
+class Conductor::Finisher {
+ public:
+  Finisher(Conductor& conductor, Keeper& keeper) : conductor_(conductor), keeper_(keeper) {}
+  ~Finisher() {
+    thread_.request_stop();
+    thread_.join();
+    flush();  // whatever came in after the thread's last round
+  }
+
+  void submit(Job job, std::shared_ptr<Running> running) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back({std::move(job), std::move(running)});
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  struct Item {
+    Job job;
+    std::shared_ptr<Running> running;
+  };
+
+  void loop(std::stop_token stop) {
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        if (!wake_.wait(lock, stop, [&] { return !queue_.empty(); })) {
+          return;
+        }
+      }
+      flush();
+    }
+  }
+
+  void flush() {
+    std::vector<Item> items;
+    {
+      std::lock_guard lock(mu_);
+      items.swap(queue_);
+    }
+    if (items.empty()) {
+      return;
+    }
+    std::vector<Claim> claims;
+    claims.reserve(items.size());
+    for (const Item& item : items) {
+      claims.push_back(item.running->current());
+    }
+    std::vector<std::exception_ptr> errors;
+    try {
+      errors = conductor_.board_.consume_many(claims);
+    } catch (const std::exception&) {
+      errors.assign(items.size(), std::current_exception());
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      keeper_.remove(items[i].running);
+      conductor_.consumed(items[i].job, claims[i], errors[i]);
+    }
+  }
+
+  Conductor& conductor_;
+  Keeper& keeper_;
+  std::mutex mu_;
+  std::condition_variable_any wake_;
+  std::vector<Item> queue_;  // Guarded by mu_.
+
+  std::jthread thread_{[this](std::stop_token stop) { loop(stop); }};  // last: joins first
+};
+
 Conductor::Conductor(std::string name, jobs::JobBoard& board, persistence::Backend& persistence,
                      const FlowRegistry& registry, ConductorOptions options,
                      std::size_t max_simultaneous_jobs, bool inline_jobs)
@@ -293,6 +365,14 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
                          ? options_.renew_every
                          : std::max(std::chrono::milliseconds(1), lease / 3);
   Keeper keeper(board_, lease, every, clock_);
+  // Non-blocking: consumes go to a finisher that batches them (one round trip for all the jobs
+  // that finished meanwhile); declared after the keeper, so it finishes before the keeper stops.
+  std::unique_ptr<Finisher> finisher =
+      inline_jobs_ ? nullptr : std::make_unique<Finisher>(*this, keeper);
+  {
+    std::lock_guard lock(mu_);
+    finisher_ = finisher.get();
+  }
   std::unique_ptr<Pool> pool = inline_jobs_ ? nullptr : std::make_unique<Pool>(capacity_);
 
   std::size_t dispatched = 0;
@@ -306,7 +386,12 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
   while (!stopping_.load() && (!max_dispatches || dispatched < *max_dispatches)) {
     {
       std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return stopping_.load() || in_flight_ < capacity_; });
+      // Claim when half the slots are free (or none is busy), so that one round trip claims
+      // several jobs instead of one per slot freed.
+      const std::size_t wanted = std::max<std::size_t>(1, capacity_ / 2);
+      changed_.wait(lock, [&] {
+        return stopping_.load() || in_flight_ == 0 || capacity_ - in_flight_ >= wanted;
+      });
     }
     if (stopping_.load()) {
       break;
@@ -331,47 +416,68 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
       had_claimable = !snapshot.empty();
       continue;
     }
-    Job job = std::move(snapshot[cursor++]);
-    if (judge(job) == Verdict::kLeave) {
+    // As many claimable candidates as there are free slots, claimed in one round trip.
+    std::size_t free = 0;
+    {
+      std::lock_guard lock(mu_);
+      free = capacity_ - in_flight_;
+    }
+    if (max_dispatches) {
+      free = std::min(free, *max_dispatches - dispatched);
+    }
+    std::vector<Job> batch;
+    std::vector<std::string> uuids;
+    while (batch.size() < free && cursor < snapshot.size()) {
+      Job job = std::move(snapshot[cursor++]);
+      if (judge(job) == Verdict::kLeave) {
+        continue;
+      }
+      uuids.push_back(job.uuid);
+      batch.push_back(std::move(job));
+    }
+    if (batch.empty()) {
       continue;
     }
     const Steady::time_point asked = clock_.now();
-    Claim claim;
+    std::vector<std::optional<Claim>> claims;
     try {
-      claim = board_.claim(job.uuid, name_);
-    } catch (const UnclaimableJob&) {
-      continue;  // another conductor was first, or it is not due
-    } catch (const NotFound&) {
-      continue;  // consumed meanwhile
+      claims = board_.claim_many(uuids, name_);
     } catch (const std::exception& e) {
-      detail::log().warn("claim failed job={} conductor={}: {}", job.uuid, name_, e.what());
+      detail::log().warn("claim failed conductor={}: {}", name_, e.what());
       continue;
     }
-    ++dispatched;
-    claimed_in_pass = true;
-    auto running = std::make_shared<Running>(claim, asked + lease);
-    keeper.add(running);
-    {
-      std::lock_guard lock(mu_);
-      ++in_flight_;
-    }
-    auto work = [this, &keeper, running, job = std::move(job)]() mutable {
-      try {
-        (void)run_job(job, running);
-      } catch (const std::exception& e) {
-        detail::log().error("job dispatch failed job={}: {}", job.uuid, e.what());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!claims[i]) {
+        continue;  // another conductor was first, it is not due, or it is gone
       }
-      keeper.remove(running);
+      ++dispatched;
+      claimed_in_pass = true;
+      auto running = std::make_shared<Running>(std::move(*claims[i]), asked + lease);
+      keeper.add(running);
       {
         std::lock_guard lock(mu_);
-        --in_flight_;
+        ++in_flight_;
       }
-      changed_.notify_all();
-    };
-    if (pool) {
-      pool->submit(std::move(work));
-    } else {
-      work();
+      auto work = [this, &keeper, running, job = std::move(batch[i])]() mutable {
+        try {
+          (void)run_job(job, running);
+        } catch (const std::exception& e) {
+          detail::log().error("job dispatch failed job={}: {}", job.uuid, e.what());
+        }
+        if (!running->deferred) {
+          keeper.remove(running);  // else the finisher does, once consumed
+        }
+        {
+          std::lock_guard lock(mu_);
+          --in_flight_;
+        }
+        changed_.notify_all();
+      };
+      if (pool) {
+        pool->submit(std::move(work));
+      } else {
+        work();
+      }
     }
   }
   if (max_dispatches && dispatched >= *max_dispatches) {
@@ -383,7 +489,22 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
     changed_.wait(lock, [&] { return in_flight_ == 0; });
   }
   pool.reset();
+  {
+    std::lock_guard lock(mu_);
+    finisher_ = nullptr;
+  }
+  finisher.reset();  // consumes what is pending, then stops
   detail::log().info("conductor stopped name={} dispatched={}", name_, dispatched);
+}
+
+bool Conductor::defer_consume(const Job& job, Running& running) {
+  std::lock_guard lock(mu_);
+  if (finisher_ == nullptr) {
+    return false;
+  }
+  running.deferred = true;
+  finisher_->submit(job, running.shared_from_this());
+  return true;
 }
 
 void Conductor::idle_wait(bool board_had_claimable) {

@@ -282,10 +282,14 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
   }
   try {
     switch (outcome) {
-      case JobOutcome::kConsumed:
+      case JobOutcome::kConsumed: {
+        if (defer_consume(job, running)) {
+          return outcome;  // the finisher consumes it and notifies
+        }
         board_.consume(claim);
         detail::log().info("job consumed job={} attempt={}", job.uuid, claim.attempt);
         break;
+      }
       case JobOutcome::kAbandoned: {
         double unit = 0;
         {
@@ -326,6 +330,20 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
   }
   notify(fmt::format("job_{}", to_string(outcome)), job, claim.attempt, std::move(extra));
   return outcome;
+}
+
+void Conductor::consumed(const Job& job, const Claim& claim, const std::exception_ptr& error) {
+  if (!error) {
+    detail::log().info("job consumed job={} attempt={}", job.uuid, claim.attempt);
+    notify("job_consumed", job, claim.attempt);
+    return;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    detail::log().error("cannot finish job={} as consumed: {}", job.uuid, e.what());
+  }
+  notify("job_lost", job, claim.attempt);
 }
 
 }  // namespace caboose::conductors

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -12,7 +13,7 @@ namespace caboose::conductors {
 
 // One claimed job while it runs: the claim (renewed by the keeper), the lease's local deadline,
 // and the engine to suspend when the claim is lost.
-struct Conductor::Running {
+struct Conductor::Running : std::enable_shared_from_this<Conductor::Running> {
   Running(jobs::Claim c, std::chrono::steady_clock::time_point d)
       : claim(std::move(c)), deadline(d) {}
 
@@ -53,6 +54,8 @@ struct Conductor::Running {
   std::mutex engine_mu;
   engine::Engine* engine = nullptr;  // Guarded by engine_mu (held while suspending it).
   std::atomic<bool> lost{false};
+  // Its consume was handed to the finisher (which then stops the keeper renewing it).
+  bool deferred = false;
 };
 
 }  // namespace caboose::conductors

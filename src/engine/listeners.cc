@@ -144,7 +144,10 @@ void LoggingListener::on_flow(FlowState state, const Value& details) {
   const auto level = state == FlowState::kReverted || state == FlowState::kFailure
                          ? to_spdlog(failure_level_)
                          : to_spdlog(level_);
-  logger_named(logger_name_).log(level, "{}", flow_line(state, details));
+  spdlog::logger& logger = logger_named(logger_name_);
+  if (logger.should_log(level)) {  // the line is built only when it is written
+    logger.log(level, "{}", flow_line(state, details));
+  }
 }
 
 void LoggingListener::on_task(AtomState state, const Value& details) {
@@ -158,7 +161,10 @@ void LoggingListener::on_retry(AtomState state, const Value& details) {
 void LoggingListener::log_atom(std::string_view kind, std::string_view name_key, AtomState state,
                                const Value& details) {
   const auto level = is_failure_state(state) ? to_spdlog(failure_level_) : to_spdlog(level_);
-  logger_named(logger_name_).log(level, "{}", atom_line(kind, name_key, state, details));
+  spdlog::logger& logger = logger_named(logger_name_);
+  if (logger.should_log(level)) {
+    logger.log(level, "{}", atom_line(kind, name_key, state, details));
+  }
 }
 
 // PrintingListener

@@ -73,6 +73,36 @@ Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions&
   return job;
 }
 
+std::vector<std::optional<Claim>> JobBoard::claim_many(const std::vector<std::string>& job_uuids,
+                                                       std::string_view who) {
+  std::vector<std::optional<Claim>> claims;
+  claims.reserve(job_uuids.size());
+  for (const std::string& uuid : job_uuids) {
+    try {
+      claims.emplace_back(claim(uuid, who));
+    } catch (const UnclaimableJob&) {
+      claims.emplace_back(std::nullopt);
+    } catch (const NotFound&) {
+      claims.emplace_back(std::nullopt);
+    }
+  }
+  return claims;
+}
+
+std::vector<std::exception_ptr> JobBoard::consume_many(const std::vector<Claim>& claims) {
+  std::vector<std::exception_ptr> errors;
+  errors.reserve(claims.size());
+  for (const Claim& c : claims) {
+    try {
+      consume(c);
+      errors.emplace_back(nullptr);
+    } catch (const std::exception&) {
+      errors.push_back(std::current_exception());
+    }
+  }
+  return errors;
+}
+
 std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions options) {
   const auto colon = uri.find("://");
   if (colon == std::string_view::npos) {

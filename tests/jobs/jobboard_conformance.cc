@@ -261,6 +261,35 @@ TEST_P(JobBoardConformance, ReleasedJobIsClaimableAtOnceWithoutUsingAnAttempt) {
   other->consume(third);
 }
 
+TEST_P(JobBoardConformance, ClaimManyAndConsumeManyActAsEachOneWould) {
+  JobBoard& b = board();
+  auto other = another();
+  const Job a = b.post("a");
+  const Job taken = b.post("taken");
+  const Job c = b.post("c");
+  const Claim theirs = other->claim(taken.uuid, "other");
+  const auto claims = b.claim_many({a.uuid, taken.uuid, "no-such-job", c.uuid}, "me");
+  ASSERT_EQ(claims.size(), 4u);
+  ASSERT_TRUE(claims[0].has_value());
+  EXPECT_FALSE(claims[1].has_value());
+  EXPECT_FALSE(claims[2].has_value());
+  ASSERT_TRUE(claims[3].has_value());
+  EXPECT_EQ(claims[0]->attempt, 1);
+  EXPECT_EQ(claims[3]->owner, "me");
+  EXPECT_EQ(b.find_owner(c.uuid), "me");
+  Claim stale = theirs;
+  stale.token += 1000;
+  const auto errors = b.consume_many({*claims[0], stale, *claims[3]});
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_FALSE(errors[0]);
+  ASSERT_TRUE(errors[1]);
+  EXPECT_THROW(std::rethrow_exception(errors[1]), StaleClaim);
+  EXPECT_FALSE(errors[2]);
+  EXPECT_EQ(b.job_count(), 1u);
+  EXPECT_EQ(b.find_owner(taken.uuid), "other");
+  EXPECT_TRUE(b.claim_many({}, "me").empty());
+}
+
 TEST_P(JobBoardConformance, GarbageBinListsRequeuesAndPurges) {
   JobBoard& b = board();
   const Job poison = b.post("poison");

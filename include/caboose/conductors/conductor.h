@@ -133,11 +133,16 @@ class Conductor {
  private:
   class Pool;
   class Keeper;
+  class Finisher;
   struct Running;
 
   JobOutcome run_job(const jobs::Job& job, const std::shared_ptr<Running>& running);
   JobOutcome finish(const jobs::Job& job, Running& running, JobOutcome outcome,
                     const std::optional<Failure>& failure, std::string reason = {});
+  // Hands the consume to the finisher (non-blocking conductors); false if there is none.
+  bool defer_consume(const jobs::Job& job, Running& running);
+  // Logs and notifies a consume that was made (error null) or refused.
+  void consumed(const jobs::Job& job, const jobs::Claim& claim, const std::exception_ptr& error);
   // The job's flow detail (TaskFlow's _flow_detail_from_job): details["flow_uuid"], else the
   // only flow of the job's logbook. Throws NotFound, MultipleChoices, InvalidFormat.
   persistence::FlowDetail locate(const jobs::Job& job);
@@ -166,6 +171,7 @@ class Conductor {
   std::size_t in_flight_ = 0;                        // Guarded by mu_.
   bool finished_ = false;                            // Guarded by mu_: run() has returned.
   std::vector<engine::Engine*> engines_;             // Guarded by mu_: engines running now.
+  Finisher* finisher_ = nullptr;                     // Guarded by mu_: while run() runs.
   std::map<std::string, bool, std::less<>> judged_;  // Guarded by mu_: job uuid -> leave it.
   std::uint64_t rng_state_;                          // Guarded by mu_.
 };

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,10 +64,18 @@ class JobBoard {
   // Claims a job for `who`, counting the attempt in the same step. UnclaimableJob when it is
   // claimed by someone else (and the claim holds), not due yet, trashed; NotFound when absent.
   virtual Claim claim(std::string_view job_uuid, std::string_view who) = 0;
+  // claim() of several jobs, in one round trip where the store allows: for each uuid, in order,
+  // its claim, or nullopt when it could not be claimed (claimed by another, not due, trashed,
+  // gone). Other failures (the store unreachable) throw.
+  virtual std::vector<std::optional<Claim>> claim_many(const std::vector<std::string>& job_uuids,
+                                                       std::string_view who);
   // Extends the lease. StaleClaim when the claim is no longer the job's current one.
   virtual Claim renew(const Claim& claim) = 0;
   // The job is done: it leaves the board. StaleClaim as renew().
   virtual void consume(const Claim& claim) = 0;
+  // consume() of several claims, in one round trip where the store allows: for each, in order,
+  // null or what consume() would have thrown.
+  virtual std::vector<std::exception_ptr> consume_many(const std::vector<Claim>& claims);
   // Gives the job back: claimable again from `not_before` (now if absent), with the failure
   // that made the claimer give up. StaleClaim as renew().
   virtual void abandon(const Claim& claim, std::optional<TimePoint> not_before = std::nullopt,

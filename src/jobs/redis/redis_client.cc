@@ -187,7 +187,8 @@ void RedisClient::fail(const std::string& what) {
   throw StorageFailure(fmt::format("Redis {}: {} failed: {}", address_.shown, what, why));
 }
 
-std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
+std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands,
+                                         OnError on_error) {
   if (context_ == nullptr) {
     connect();
   }
@@ -215,13 +216,20 @@ std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::stri
     }
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(static_cast<redisReply*>(raw),
                                                                   &freeReplyObject);
-    if (reply->type == REDIS_REPLY_ERROR && error.empty()) {
-      error = fmt::format("Redis {}: {} refused: {}", address_.shown, commands[i][0],
-                          std::string(reply->str, reply->len));
+    if (reply->type == REDIS_REPLY_ERROR) {
+      if (error.empty()) {
+        error = fmt::format("Redis {}: {} refused: {}", address_.shown, commands[i][0],
+                            std::string(reply->str, reply->len));
+      }
+      Reply failed;
+      failed.type = Reply::Type::kError;
+      failed.text.assign(reply->str, reply->len);
+      replies.push_back(std::move(failed));
+      continue;
     }
     replies.push_back(convert(reply.get()));
   }
-  if (!error.empty()) {
+  if (!error.empty() && on_error == OnError::kThrow) {
     throw StorageFailure(error);
   }
   return replies;
@@ -254,6 +262,43 @@ Reply RedisClient::eval(Script& script, const std::vector<std::string>& keys,
     script.sha.clear();  // the server forgot it (restart, SCRIPT FLUSH): load it again
   }
   throw StorageFailure(fmt::format("Redis {}: a script would not load", address_.shown));
+}
+
+std::vector<Reply> RedisClient::eval_many(
+    Script& script,
+    const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>>& calls) {
+  if (calls.empty()) {
+    return {};
+  }
+  if (context_ == nullptr) {
+    connect();
+  }
+  if (script.sha.empty()) {
+    script.sha = send({"SCRIPT", "LOAD", script.source}, nullptr).text;
+  }
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(calls.size());
+  for (const auto& [keys, args] : calls) {
+    std::vector<std::string> argv = {"EVALSHA", script.sha, std::to_string(keys.size())};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    commands.push_back(std::move(argv));
+  }
+  std::vector<Reply> replies = pipeline(commands, OnError::kReturn);
+  // A call refused NOSCRIPT did not run (the server forgot the script: a restart, SCRIPT
+  // FLUSH): load the script again and run those calls again. Other errors throw.
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].type != Reply::Type::kError) {
+      continue;
+    }
+    if (replies[i].text.rfind("NOSCRIPT", 0) != 0) {
+      throw StorageFailure(
+          fmt::format("Redis {}: EVALSHA refused: {}", address_.shown, replies[i].text));
+    }
+    script.sha.clear();
+    replies[i] = eval(script, calls[i].first, calls[i].second);
+  }
+  return replies;
 }
 
 }  // namespace caboose::jobs::detail

@@ -31,10 +31,10 @@ struct RedisAddress {
 };
 
 struct Reply {
-  enum class Type { kNil, kInteger, kString, kStatus, kArray };
+  enum class Type { kNil, kInteger, kString, kStatus, kArray, kError };
   Type type = Type::kNil;
   std::int64_t integer = 0;
-  std::string text;  // string and status replies
+  std::string text;  // string, status and error replies
   std::vector<Reply> elements;
 
   bool is_nil() const { return type == Type::kNil; }
@@ -58,7 +58,14 @@ class RedisClient {
   Reply command(const std::vector<std::string>& argv);
   // Runs the commands in one round trip (hiredis pipelining); their replies, in order. An error
   // reply throws StorageFailure as command() does, after every reply has been read.
-  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
+  enum class OnError { kThrow, kReturn };  // kReturn: error replies come back as kError
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands,
+                              OnError on_error = OnError::kThrow);
+  // eval() of one script over many (keys, args), pipelined: one round trip (two when the
+  // server had forgotten the script). The replies, in order.
+  std::vector<Reply> eval_many(
+      Script& script,
+      const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>>& calls);
   // EVALSHA (SCRIPT LOAD first when the server does not know the script).
   Reply eval(Script& script, const std::vector<std::string>& keys,
              const std::vector<std::string>& args);

@@ -235,31 +235,34 @@ class RedisJobBoard final : public JobBoard {
     RedisClient& c = open();
     const std::string uuid(job_uuid);
     const TimePoint at = now();
-    const Reply r = c.eval(claim_script,
-                           {key("listings"), key("trash"), owned_key(uuid),
-                            key(uuid + ".last_modified"), extra_key(uuid)},
-                           {uuid, std::string(who), std::to_string(micros(at)),
-                            std::to_string(options_.lease.count()), detail::encode_datetime(at)});
-    const std::string outcome = r.elements.empty() ? "" : r.elements[0].text;
-    if (outcome == "missing") {
-      throw NotFound(fmt::format("no job {} on the board", uuid));
+    const auto [keys, args] = claim_call(uuid, who, at);
+    return claim_from(c, c.eval(claim_script, keys, args), uuid, who, at);
+  }
+
+  std::vector<std::optional<Claim>> claim_many(const std::vector<std::string>& job_uuids,
+                                               std::string_view who) override {
+    if (who.empty()) {
+      throw InvalidArgument("a claim needs a claimer's name");
     }
-    if (outcome == "trashed") {
-      throw UnclaimableJob(fmt::format("job {} is in the garbage bin", uuid));
+    std::lock_guard lock(mu_);
+    RedisClient& c = open();
+    const TimePoint at = now();
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> calls;
+    for (const std::string& uuid : job_uuids) {
+      calls.push_back(claim_call(uuid, who, at));
     }
-    if (outcome == "claimed") {
-      throw UnclaimableJob(
-          fmt::format("job {} is already claimed by '{}'", uuid, r.elements[1].text));
+    const std::vector<Reply> replies = c.eval_many(claim_script, calls);
+    std::vector<std::optional<Claim>> claims;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      try {
+        claims.emplace_back(claim_from(c, replies[i], job_uuids[i], who, at));
+      } catch (const UnclaimableJob&) {
+        claims.emplace_back(std::nullopt);
+      } catch (const NotFound&) {
+        claims.emplace_back(std::nullopt);
+      }
     }
-    if (outcome == "not_due") {
-      throw UnclaimableJob(fmt::format("job {} is not claimable yet", uuid));
-    }
-    if (outcome != "ok" || r.elements.size() != 3) {
-      throw StorageFailure(
-          fmt::format("Redis {}: unexpected claim reply for job {}", c.address().shown, uuid));
-    }
-    return Claim{uuid, std::string(who), r.elements[1].integer, r.elements[2].integer,
-                 at + options_.lease};
+    return claims;
   }
 
   Claim renew(const Claim& claim) override {
@@ -286,6 +289,36 @@ class RedisJobBoard final : public JobBoard {
       require_done(c, r, claim, "consume");
     }
     notifier_.notify("removal", Value{{"job_uuid", claim.job_uuid}, {"reason", "consumed"}});
+  }
+
+  std::vector<std::exception_ptr> consume_many(const std::vector<Claim>& claims) override {
+    std::vector<std::exception_ptr> errors;
+    {
+      std::lock_guard lock(mu_);
+      RedisClient& c = open();
+      std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> calls;
+      for (const Claim& claim : claims) {
+        calls.push_back({{key("listings"), owned_key(claim.job_uuid), extra_key(claim.job_uuid),
+                          key(claim.job_uuid + ".last_modified"), key("caboose.order")},
+                         {claim.job_uuid, claim.owner, std::to_string(claim.token)}});
+      }
+      const std::vector<Reply> replies = c.eval_many(consume_script, calls);
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        try {
+          require_done(c, replies[i], claims[i], "consume");
+          errors.emplace_back(nullptr);
+        } catch (const Error&) {
+          errors.push_back(std::current_exception());
+        }
+      }
+    }
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+      if (!errors[i]) {
+        notifier_.notify("removal",
+                         Value{{"job_uuid", claims[i].job_uuid}, {"reason", "consumed"}});
+      }
+    }
+    return errors;
   }
 
   void abandon(const Claim& claim, std::optional<TimePoint> not_before,
@@ -462,6 +495,41 @@ class RedisJobBoard final : public JobBoard {
 
   // Listed jobs in claim order: those caboose indexed, then any another program (Python
   // TaskFlow) posted, by priority and sequence.
+  // The claim script's keys and arguments for one job.
+  std::pair<std::vector<std::string>, std::vector<std::string>> claim_call(const std::string& uuid,
+                                                                           std::string_view who,
+                                                                           TimePoint at) {
+    return {{key("listings"), key("trash"), owned_key(uuid), key(uuid + ".last_modified"),
+             extra_key(uuid)},
+            {uuid, std::string(who), std::to_string(micros(at)),
+             std::to_string(options_.lease.count()), detail::encode_datetime(at)}};
+  }
+
+  // The claim the script's reply grants; throws NotFound / UnclaimableJob saying why not.
+  Claim claim_from(RedisClient& c, const Reply& r, const std::string& uuid, std::string_view who,
+                   TimePoint at) {
+    const std::string outcome = r.elements.empty() ? "" : r.elements[0].text;
+    if (outcome == "missing") {
+      throw NotFound(fmt::format("no job {} on the board", uuid));
+    }
+    if (outcome == "trashed") {
+      throw UnclaimableJob(fmt::format("job {} is in the garbage bin", uuid));
+    }
+    if (outcome == "claimed") {
+      throw UnclaimableJob(
+          fmt::format("job {} is already claimed by '{}'", uuid, r.elements[1].text));
+    }
+    if (outcome == "not_due") {
+      throw UnclaimableJob(fmt::format("job {} is not claimable yet", uuid));
+    }
+    if (outcome != "ok" || r.elements.size() != 3) {
+      throw StorageFailure(
+          fmt::format("Redis {}: unexpected claim reply for job {}", c.address().shown, uuid));
+    }
+    return Claim{uuid, std::string(who), r.elements[1].integer, r.elements[2].integer,
+                 at + options_.lease};
+  }
+
   std::vector<std::string> ordered_uuids(RedisClient& c) {
     const std::vector<Reply> replies =
         c.pipeline({{"ZRANGE", key("caboose.order"), "0", "-1"}, {"HLEN", key("listings")}});
