@@ -16,6 +16,7 @@
 
 #include "persistence/backend_conformance.h"
 #include "support/postgres_server.h"
+#include "support/run_command.h"
 
 namespace caboose::persistence::testing {
 namespace {
@@ -199,6 +200,15 @@ TEST(PostgresBackend, RedactsPasswordsInEveryForm) {
             "host=h user=u password=*** dbname=d");
   EXPECT_EQ(redact_conninfo("postgresql://h/db?user=u&password=pw&sslmode=disable"),
             "postgresql://h/db?user=u&password=***&sslmode=disable");
+}
+
+// The caboose binary does not link libpq (it is loaded when a PostgreSQL backend is opened, so
+// an idle conductor on SQLite or Redis does not carry it): it still opens PostgreSQL URIs.
+TEST(PostgresBackend, CabooseBinaryLoadsLibpqWhenNeeded) {
+  const std::string uri = PostgresServer::shared().create_database();
+  const std::string out =
+      caboose::testing::run_command(std::string(CABOOSE_BIN) + " books list --persistence " + uri);
+  EXPECT_NE(out.find("(no logbooks)"), std::string::npos) << out;
 }
 
 TEST(PostgresBackend, FetchTakesPostgresUris) {

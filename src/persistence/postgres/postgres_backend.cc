@@ -14,13 +14,15 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 
 #include "caboose/core/errors.h"
 
+#include "persistence/postgres/libpq.h"
 #include "persistence/sql_rows.h"
 
 namespace caboose::persistence {
+using detail::pq;
+
 namespace {
 
 using detail::Column;
@@ -116,7 +118,7 @@ struct Connection {
   std::map<std::string, std::string> prepared;  // sql -> statement name
   ~Connection() {
     if (conn != nullptr) {
-      PQfinish(conn);
+      pq().PQfinish(conn);
     }
   }
 };
@@ -127,19 +129,19 @@ class PostgresBackend;
 class Rows {
  public:
   explicit Rows(ResultPtr result) : result_(std::move(result)) {}
-  int size() const { return PQntuples(result_.get()); }
+  int size() const { return pq().PQntuples(result_.get()); }
   bool empty() const { return size() == 0; }
   Column column(int row, int col) const {
-    if (PQgetisnull(result_.get(), row, col) != 0) {
+    if (pq().PQgetisnull(result_.get(), row, col) != 0) {
       return std::nullopt;
     }
-    return std::string(PQgetvalue(result_.get(), row, col),
-                       static_cast<std::size_t>(PQgetlength(result_.get(), row, col)));
+    return std::string(pq().PQgetvalue(result_.get(), row, col),
+                       static_cast<std::size_t>(pq().PQgetlength(result_.get(), row, col)));
   }
   std::string text(int row, int col) const { return column(row, col).value_or(""); }
   std::int64_t integer(int row, int col) const { return std::stoll(text(row, col)); }
   int affected() const {
-    const char* n = PQcmdTuples(result_.get());
+    const char* n = pq().PQcmdTuples(result_.get());
     return n == nullptr || *n == '\0' ? 0 : std::stoi(n);
   }
 
@@ -398,23 +400,23 @@ class PostgresBackend final : public Backend {
       try {
         body();
       } catch (...) {
-        PQclear(PQexec(c_->conn, "ROLLBACK"));
+        pq().PQclear(pq().PQexec(c_->conn, "ROLLBACK"));
         throw;
       }
       exec_simple("COMMIT");
     }
 
     void exec_simple(const std::string& sql) {
-      check(ResultPtr(PQexec(c_->conn, sql.c_str()), &PQclear), sql);
+      check(ResultPtr(pq().PQexec(c_->conn, sql.c_str()), pq().PQclear), sql);
     }
 
     Rows query(const std::string& sql, const std::vector<Param>& params) {
       auto [it, added] = c_->prepared.try_emplace(sql);
       if (added) {
         it->second = fmt::format("caboose_{}", c_->prepared.size());
-        ResultPtr prepared(PQprepare(c_->conn, it->second.c_str(), sql.c_str(),
-                                     static_cast<int>(params.size()), nullptr),
-                           &PQclear);
+        ResultPtr prepared(pq().PQprepare(c_->conn, it->second.c_str(), sql.c_str(),
+                                          static_cast<int>(params.size()), nullptr),
+                           pq().PQclear);
         try {
           check(std::move(prepared), sql);
         } catch (...) {
@@ -427,22 +429,22 @@ class PostgresBackend final : public Backend {
       for (const Param& p : params) {
         values.push_back(p.value ? p.value->c_str() : nullptr);
       }
-      return Rows(check(
-          ResultPtr(PQexecPrepared(c_->conn, it->second.c_str(), static_cast<int>(values.size()),
-                                   values.data(), nullptr, nullptr, 0),
-                    &PQclear),
-          sql));
+      return Rows(check(ResultPtr(pq().PQexecPrepared(c_->conn, it->second.c_str(),
+                                                      static_cast<int>(values.size()),
+                                                      values.data(), nullptr, nullptr, 0),
+                                  pq().PQclear),
+                        sql));
     }
 
    private:
     ResultPtr check(ResultPtr result, const std::string& sql) {
-      const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+      const ExecStatusType status = result ? pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
       if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         return result;
       }
       const std::string why =
-          result ? PQresultErrorMessage(result.get()) : PQerrorMessage(c_->conn);
-      if (PQstatus(c_->conn) != CONNECTION_OK) {
+          result ? pq().PQresultErrorMessage(result.get()) : pq().PQerrorMessage(c_->conn);
+      if (pq().PQstatus(c_->conn) != CONNECTION_OK) {
         c_->broken = true;
       }
       throw StorageFailure(
@@ -489,7 +491,7 @@ class PostgresBackend final : public Backend {
 
   void release(std::unique_ptr<Pooled> c) {
     std::lock_guard lock(mu_);
-    if (c->broken || closed_ || PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+    if (c->broken || closed_ || pq().PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
       --open_;  // dropped: the next caller opens a fresh one
     } else {
       idle_.push_back(std::move(c));
@@ -499,15 +501,15 @@ class PostgresBackend final : public Backend {
 
   std::unique_ptr<Pooled> connect() {
     auto c = std::make_unique<Pooled>();
-    c->conn = PQconnectdb(conninfo_.c_str());
-    if (c->conn == nullptr || PQstatus(c->conn) != CONNECTION_OK) {
-      const std::string why = c->conn != nullptr ? PQerrorMessage(c->conn) : "out of memory";
+    c->conn = pq().PQconnectdb(conninfo_.c_str());
+    if (c->conn == nullptr || pq().PQstatus(c->conn) != CONNECTION_OK) {
+      const std::string why = c->conn != nullptr ? pq().PQerrorMessage(c->conn) : "out of memory";
       throw StorageFailure(fmt::format("cannot connect to PostgreSQL {}: {}", shown_, why));
     }
     // Quiet NOTICEs (e.g. "relation already exists, skipping") instead of printing them.
-    PQsetNoticeProcessor(
+    pq().PQsetNoticeProcessor(
         c->conn, [](void*, const char*) {}, nullptr);
-    PQclear(PQexec(c->conn, "SET client_min_messages = WARNING"));
+    pq().PQclear(pq().PQexec(c->conn, "SET client_min_messages = WARNING"));
     return c;
   }
 
