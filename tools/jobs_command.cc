@@ -1,6 +1,9 @@
 #include "jobs_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +95,8 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
   }
   auto board = jobs::fetch_jobboard(options.board);
   Value posted_all = Value::array();
+  // A progress line on a terminal, for long batches.
+  const bool progress = post.count >= 1000 && ::isatty(2) == 1;
   for (std::int64_t i = 0; i < post.count; ++i) {
     jobs::PostOptions job{.details = details,
                           .priority = jobs::parse_job_priority(post.priority),
@@ -112,6 +117,10 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
       job.details["flow_uuid"] = flow.uuid;
     }
     const Job posted = board->post(post.name, std::move(job));
+    if (progress && ((i + 1) % 100 == 0 || i + 1 == post.count)) {
+      std::cerr << fmt::format("\rposted {}/{}", i + 1, post.count)
+                << (i + 1 == post.count ? "\n" : "") << std::flush;
+    }
     if (options.json) {
       posted_all.push_back(posted.to_value());
     } else {

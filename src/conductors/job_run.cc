@@ -137,7 +137,10 @@ Conductor::Verdict Conductor::judge(const Job& job) {
 }
 
 JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& running) {
-  const std::int64_t attempt = running->claim.attempt;
+  // Token and attempt never change while the keeper renews the lease (only lease_until does).
+  const Claim claimed = running->current();
+  const std::int64_t attempt = claimed.attempt;
+  const persistence::FenceToken token = claimed.token;
   const std::int64_t limit =
       job.max_attempts > 0 ? job.max_attempts : board_.options().max_attempts;
   if (attempt > limit) {
@@ -154,11 +157,10 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
   std::unique_ptr<engine::Engine> engine;
   try {
     persistence::FlowDetail flow_detail = locate(job);
-    const persistence::FenceToken fence =
-        persistence_.fence(flow_detail.uuid, running->claim.token);
-    if (fence > running->claim.token) {
+    const persistence::FenceToken fence = persistence_.fence(flow_detail.uuid, token);
+    if (fence > token) {
       throw StaleClaim(fmt::format("flow detail {} is fenced at {} above claim token {}",
-                                   flow_detail.uuid, fence, running->claim.token));
+                                   flow_detail.uuid, fence, token));
     }
     FlowPtr flow = registry_.make(FactoryCall::from_meta(flow_detail.meta));
     Value store = merged_store(flow_detail, job);
@@ -166,7 +168,7 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
                                             .backend = &persistence_,
                                             .flow_detail = std::move(flow_detail),
                                             .options = options_.engine,
-                                            .fence_token = running->claim.token});
+                                            .fence_token = token});
   } catch (const std::exception& e) {
     const std::exception_ptr error = std::current_exception();
     const Kind kind = classify(error);
