@@ -8,6 +8,8 @@ find_package(PostgreSQL REQUIRED)          # libpq-dev
 find_package(PkgConfig REQUIRED)           # pkg-config
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # libhiredis-dev
 find_package(CLI11 REQUIRED)               # libcli11-dev
+list(APPEND CMAKE_MODULE_PATH ${CMAKE_CURRENT_LIST_DIR})
+find_package(ZooKeeper REQUIRED)           # libzookeeper-mt-dev (cmake/FindZooKeeper.cmake)
 if(CABOOSE_BUILD_TESTS)
   find_package(GTest REQUIRED)             # libgtest-dev, libgmock-dev
 endif()

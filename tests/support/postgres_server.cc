@@ -22,6 +22,8 @@
 
 #include <libpq-fe.h>
 
+#include "support/loopback.h"
+
 namespace caboose::testing {
 namespace {
 
@@ -39,21 +41,6 @@ std::string bin_dir() {
     throw std::runtime_error("PostgreSQL server binaries not found (apt-get install postgresql)");
   }
   return dir;
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // The user the server runs as: `postgres` when we are root, else ourselves.

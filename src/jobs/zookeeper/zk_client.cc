@@ -1,0 +1,323 @@
+#include "jobs/zookeeper/zk_client.h"
+
+#include <cerrno>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "caboose/core/errors.h"
+
+#include "core/log.h"
+
+namespace caboose::jobs::detail {
+namespace {
+
+int mode_flags(ZkMode mode) {
+  switch (mode) {
+    case ZkMode::kPersistent:
+      return 0;
+    case ZkMode::kEphemeral:
+      return ZOO_EPHEMERAL;
+    case ZkMode::kPersistentSequential:
+      return ZOO_SEQUENCE;
+    case ZkMode::kEphemeralSequential:
+      return ZOO_EPHEMERAL | ZOO_SEQUENCE;
+  }
+  return 0;
+}
+
+ZkStat convert(const Stat& s) {
+  return ZkStat{s.czxid, s.mzxid, s.ctime, s.mtime, s.version, s.ephemeralOwner, s.numChildren};
+}
+
+// ZooKeeper's own path limit is far above this; a created path never gets longer than the
+// asked one plus a 10-digit sequence.
+constexpr int kPathRoom = 64;
+
+// The C client logs to stderr at INFO by default. Its errors are mostly reconnect attempts that
+// the caller sees as exceptions anyway: they go to caboose's logger at debug.
+void quiet_client_log() {
+  static const bool done = [] {
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    return true;
+  }();
+  (void)done;
+}
+
+void client_log(const char* message) {
+  caboose::detail::log().debug("zookeeper client: {}", message != nullptr ? message : "");
+}
+
+}  // namespace
+
+ZkOp ZkOp::create(std::string path, std::string data, ZkMode mode) {
+  return ZkOp{Kind::kCreate, std::move(path), std::move(data), mode, -1};
+}
+ZkOp ZkOp::remove(std::string path, int version) {
+  return ZkOp{Kind::kDelete, std::move(path), {}, ZkMode::kPersistent, version};
+}
+ZkOp ZkOp::set(std::string path, std::string data, int version) {
+  return ZkOp{Kind::kSet, std::move(path), std::move(data), ZkMode::kPersistent, version};
+}
+ZkOp ZkOp::check(std::string path, int version) {
+  return ZkOp{Kind::kCheck, std::move(path), {}, ZkMode::kPersistent, version};
+}
+
+std::string zk_error_name(int rc) {
+  switch (rc) {
+    case ZOK:
+      return "ZOK";
+    case ZCONNECTIONLOSS:
+      return "ZCONNECTIONLOSS";
+    case ZOPERATIONTIMEOUT:
+      return "ZOPERATIONTIMEOUT";
+    case ZNONODE:
+      return "ZNONODE";
+    case ZBADVERSION:
+      return "ZBADVERSION";
+    case ZNODEEXISTS:
+      return "ZNODEEXISTS";
+    case ZNOTEMPTY:
+      return "ZNOTEMPTY";
+    case ZSESSIONEXPIRED:
+      return "ZSESSIONEXPIRED";
+    default:
+      return fmt::format("{} ({})", zerror(rc), rc);
+  }
+}
+
+ZkClient::ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
+                   std::chrono::milliseconds connect_timeout)
+    : hosts_(std::move(hosts)) {
+  quiet_client_log();
+  zh_ = zookeeper_init2(hosts_.c_str(), &ZkClient::on_event,
+                        static_cast<int>(session_timeout.count()), nullptr, this, 0, &client_log);
+  if (zh_ == nullptr) {
+    throw StorageFailure(
+        fmt::format("cannot create a ZooKeeper client for {}: {}", hosts_, std::strerror(errno)));
+  }
+  std::unique_lock lock(mu_);
+  if (!state_changed_.wait_for(lock, connect_timeout,
+                               [&] { return state_ == ZOO_CONNECTED_STATE; })) {
+    lock.unlock();
+    zookeeper_close(zh_);
+    zh_ = nullptr;
+    throw StorageFailure(fmt::format("cannot connect to ZooKeeper {} within {} ms", hosts_,
+                                     connect_timeout.count()));
+  }
+}
+
+ZkClient::~ZkClient() {
+  if (zh_ != nullptr) {
+    zookeeper_close(zh_);  // joins the client's threads: never called from a callback
+  }
+}
+
+void ZkClient::on_event(zhandle_t* /*zh*/, int type, int state, const char* path, void* context) {
+  auto* self = static_cast<ZkClient*>(context);
+  if (type == ZOO_SESSION_EVENT) {
+    {
+      std::lock_guard lock(self->mu_);
+      self->state_ = state;
+    }
+    self->state_changed_.notify_all();
+    return;
+  }
+  if (type == ZOO_CHILD_EVENT || type == ZOO_DELETED_EVENT) {
+    std::function<void(const std::string&)> watcher;
+    {
+      std::lock_guard lock(self->mu_);
+      watcher = self->child_watcher_;
+    }
+    if (watcher) {
+      try {
+        watcher(path != nullptr ? path : "");
+      } catch (...) {
+        // a watcher must not throw into the C client's thread; it has nothing to report to
+      }
+    }
+  }
+}
+
+void ZkClient::fail(int rc, std::string_view what, const std::string& path) const {
+  const std::string message =
+      fmt::format("ZooKeeper {}: {} {} failed: {}", hosts_, what, path, zk_error_name(rc));
+  switch (rc) {
+    case ZNONODE:
+      throw NotFound(message);
+    case ZNODEEXISTS:
+      throw Duplicate(message);
+    case ZBADVERSION:
+    case ZNOTEMPTY:
+      throw InvalidState(message);
+    default:
+      throw StorageFailure(message);
+  }
+}
+
+std::string ZkClient::create(const std::string& path, std::string_view data, ZkMode mode) {
+  std::string created(path.size() + kPathRoom, '\0');
+  const int rc = zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
+                            &ZOO_OPEN_ACL_UNSAFE, mode_flags(mode), created.data(),
+                            static_cast<int>(created.size()));
+  if (rc != ZOK) {
+    fail(rc, "create", path);
+  }
+  created.resize(std::strlen(created.c_str()));
+  return created;
+}
+
+void ZkClient::ensure_path(const std::string& path) {
+  if (exists(path)) {
+    return;
+  }
+  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    try {
+      create(prefix, "");
+    } catch (const Duplicate&) {
+      // made by someone else meanwhile, or already there
+    }
+    if (slash == std::string::npos) {
+      return;
+    }
+  }
+}
+
+std::optional<ZkNode> ZkClient::get(const std::string& path) {
+  std::string buffer(4096, '\0');
+  for (;;) {
+    int length = static_cast<int>(buffer.size());
+    Stat stat{};
+    const int rc = zoo_get(zh_, path.c_str(), 0, buffer.data(), &length, &stat);
+    if (rc == ZNONODE) {
+      return std::nullopt;
+    }
+    if (rc != ZOK) {
+      fail(rc, "get", path);
+    }
+    if (stat.dataLength > static_cast<int>(buffer.size())) {
+      buffer.resize(static_cast<std::size_t>(stat.dataLength));  // it grew: read it again
+      continue;
+    }
+    buffer.resize(length < 0 ? 0 : static_cast<std::size_t>(length));
+    return ZkNode{std::move(buffer), convert(stat)};
+  }
+}
+
+std::optional<ZkStat> ZkClient::exists(const std::string& path) {
+  Stat stat{};
+  const int rc = zoo_exists(zh_, path.c_str(), 0, &stat);
+  if (rc == ZNONODE) {
+    return std::nullopt;
+  }
+  if (rc != ZOK) {
+    fail(rc, "exists", path);
+  }
+  return convert(stat);
+}
+
+std::vector<std::string> ZkClient::children(const std::string& path, bool watch) {
+  String_vector names{};
+  const int rc = watch ? zoo_wget_children(zh_, path.c_str(), &ZkClient::on_event, this, &names)
+                       : zoo_get_children(zh_, path.c_str(), 0, &names);
+  if (rc != ZOK) {
+    fail(rc, "list children of", path);
+  }
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(names.count));
+  for (int i = 0; i < names.count; ++i) {
+    out.emplace_back(names.data[i]);
+  }
+  deallocate_String_vector(&names);
+  return out;
+}
+
+void ZkClient::set(const std::string& path, std::string_view data, int version) {
+  const int rc = zoo_set(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), version);
+  if (rc != ZOK) {
+    fail(rc, "set", path);
+  }
+}
+
+void ZkClient::remove(const std::string& path, int version) {
+  const int rc = zoo_delete(zh_, path.c_str(), version);
+  if (rc != ZOK) {
+    fail(rc, "delete", path);
+  }
+}
+
+ZkMultiResult ZkClient::multi(const std::vector<ZkOp>& ops) {
+  ZkMultiResult out;
+  if (ops.empty()) {
+    return out;
+  }
+  std::vector<zoo_op_t> c_ops(ops.size());
+  std::vector<zoo_op_result_t> results(ops.size());
+  std::vector<std::string> created(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const ZkOp& op = ops[i];
+    switch (op.kind) {
+      case ZkOp::Kind::kCreate:
+        created[i].assign(op.path.size() + kPathRoom, '\0');
+        zoo_create_op_init(&c_ops[i], op.path.c_str(), op.data.data(),
+                           static_cast<int>(op.data.size()), &ZOO_OPEN_ACL_UNSAFE,
+                           mode_flags(op.mode), created[i].data(),
+                           static_cast<int>(created[i].size()));
+        break;
+      case ZkOp::Kind::kDelete:
+        zoo_delete_op_init(&c_ops[i], op.path.c_str(), op.version);
+        break;
+      case ZkOp::Kind::kSet:
+        zoo_set_op_init(&c_ops[i], op.path.c_str(), op.data.data(),
+                        static_cast<int>(op.data.size()), op.version, nullptr);
+        break;
+      case ZkOp::Kind::kCheck:
+        zoo_check_op_init(&c_ops[i], op.path.c_str(), op.version);
+        break;
+    }
+  }
+  const int rc = zoo_multi(zh_, static_cast<int>(c_ops.size()), c_ops.data(), results.data());
+  if (rc == ZOK) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind == ZkOp::Kind::kCreate) {
+        created[i].resize(std::strlen(created[i].c_str()));
+        out.created.push_back(std::move(created[i]));
+      }
+    }
+    return out;
+  }
+  // A refused transaction reports the failing operation's code; the others are
+  // ZRUNTIMEINCONSISTENCY (rolled back). Anything else is the connection's problem.
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i].err != ZOK && results[i].err != ZRUNTIMEINCONSISTENCY) {
+      out.ok = false;
+      out.failed_op = static_cast<int>(i);
+      out.code = results[i].err;
+      return out;
+    }
+  }
+  fail(rc, "multi on", ops.front().path);
+}
+
+void ZkClient::set_child_watcher(std::function<void(const std::string& path)> watcher) {
+  std::lock_guard lock(mu_);
+  child_watcher_ = std::move(watcher);
+}
+
+std::int64_t ZkClient::session_id() const {
+  const clientid_t* id = zoo_client_id(zh_);
+  return id != nullptr ? id->client_id : 0;
+}
+
+bool ZkClient::connected() const {
+  std::lock_guard lock(mu_);
+  return state_ == ZOO_CONNECTED_STATE;
+}
+
+bool ZkClient::expired() const {
+  std::lock_guard lock(mu_);
+  return state_ == ZOO_EXPIRED_SESSION_STATE;
+}
+
+}  // namespace caboose::jobs::detail

@@ -1,0 +1,114 @@
+// A ZooKeeper client: the C client's multi-threaded API (synchronous calls; watches and session
+// events arrive on its completion thread) behind one RAII handle, with its codes mapped to
+// caboose's errors once, here. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zookeeper/zookeeper.h>
+
+namespace caboose::jobs::detail {
+
+struct ZkStat {
+  std::int64_t czxid = 0;  // the zxid that created the node: grows with every create
+  std::int64_t mzxid = 0;
+  std::int64_t ctime_ms = 0;
+  std::int64_t mtime_ms = 0;
+  std::int32_t version = 0;
+  std::int64_t ephemeral_owner = 0;  // session id, 0 for a persistent node
+  std::int32_t num_children = 0;
+};
+
+struct ZkNode {
+  std::string data;
+  ZkStat stat;
+};
+
+enum class ZkMode { kPersistent, kEphemeral, kPersistentSequential, kEphemeralSequential };
+
+// One operation of a multi (ZooKeeper's transaction: all or nothing).
+struct ZkOp {
+  enum class Kind { kCreate, kDelete, kSet, kCheck };
+  Kind kind = Kind::kCheck;
+  std::string path;
+  std::string data;                   // kCreate, kSet
+  ZkMode mode = ZkMode::kPersistent;  // kCreate
+  int version = -1;                   // kDelete, kSet, kCheck; -1: any
+
+  static ZkOp create(std::string path, std::string data, ZkMode mode = ZkMode::kPersistent);
+  static ZkOp remove(std::string path, int version = -1);
+  static ZkOp set(std::string path, std::string data, int version = -1);
+  static ZkOp check(std::string path, int version);
+};
+
+struct ZkMultiResult {
+  bool ok = true;
+  // When not ok: the first operation that failed, and ZooKeeper's code for it (ZNONODE,
+  // ZNODEEXISTS, ZBADVERSION, ...); nothing was applied.
+  int failed_op = -1;
+  int code = ZOK;
+  std::vector<std::string> created;  // when ok: the paths created, in operation order
+};
+
+class ZkClient {
+ public:
+  // Connects to `hosts` ("127.0.0.1:2181,..."), waiting up to `connect_timeout` for a session.
+  // Throws StorageFailure naming the hosts when none answers.
+  ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
+           std::chrono::milliseconds connect_timeout);
+  ~ZkClient();
+  ZkClient(const ZkClient&) = delete;
+  ZkClient& operator=(const ZkClient&) = delete;
+
+  // Creates a node; returns its path (with the sequence number of a sequential one). Throws
+  // Duplicate when it exists, NotFound when its parent does not.
+  std::string create(const std::string& path, std::string_view data,
+                     ZkMode mode = ZkMode::kPersistent);
+  // Creates the node and its missing parents, empty and persistent (kazoo's ensure_path).
+  void ensure_path(const std::string& path);
+  std::optional<ZkNode> get(const std::string& path);
+  std::optional<ZkStat> exists(const std::string& path);
+  // The node's children, by name. With `watch`, the next change to them calls the child watcher
+  // (set_child_watcher) once, on the completion thread. NotFound when the node is absent.
+  std::vector<std::string> children(const std::string& path, bool watch = false);
+  // Throws NotFound; InvalidState when `version` is not the node's.
+  void set(const std::string& path, std::string_view data, int version = -1);
+  void remove(const std::string& path, int version = -1);
+  // Runs the operations as one transaction. Logical failures are in the result; connection
+  // problems throw StorageFailure.
+  ZkMultiResult multi(const std::vector<ZkOp>& ops);
+
+  // Called (on the completion thread, no lock held) with the path whose children changed.
+  void set_child_watcher(std::function<void(const std::string& path)> watcher);
+  std::int64_t session_id() const;
+  // Whether the session is connected now (not connecting again, not expired).
+  bool connected() const;
+  // Whether the server expired the session: its ephemeral nodes are gone; make a new client.
+  bool expired() const;
+  const std::string& hosts() const { return hosts_; }
+
+ private:
+  static void on_event(zhandle_t* zh, int type, int state, const char* path, void* context);
+  [[noreturn]] void fail(int rc, std::string_view what, const std::string& path) const;
+
+  const std::string hosts_;
+  mutable std::mutex mu_;
+  std::condition_variable state_changed_;
+  int state_ = 0;  // Guarded by mu_: ZooKeeper's session state (ZOO_CONNECTED_STATE, ...).
+  std::function<void(const std::string&)> child_watcher_;  // Guarded by mu_.
+  zhandle_t* zh_ = nullptr;
+};
+
+// ZooKeeper's name of a code ("ZNONODE", ...), for messages.
+std::string zk_error_name(int rc);
+
+}  // namespace caboose::jobs::detail
