@@ -10,6 +10,7 @@
 
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
+#include "jobs/zookeeper/zookeeper_jobboard.h"
 
 namespace caboose::jobs {
 namespace {
@@ -110,9 +111,9 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
         fmt::format("jobboard URI '{}' has no scheme (expected sqlite:///board.db)", uri));
   }
   const std::string_view scheme = uri.substr(0, colon);
-  if (scheme != "sqlite" && scheme != "redis") {
-    throw InvalidArgument(
-        fmt::format("jobboard URI scheme '{}' is not supported (known: sqlite, redis)", scheme));
+  if (scheme != "sqlite" && scheme != "redis" && scheme != "zookeeper") {
+    throw InvalidArgument(fmt::format(
+        "jobboard URI scheme '{}' is not supported (known: sqlite, redis, zookeeper)", scheme));
   }
   // The board's own options (lease_ms, max_attempts) are taken here for every scheme; the rest
   // of the query is the backend's.
@@ -135,7 +136,7 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
       options.lease = std::chrono::milliseconds(positive_integer(uri, key, value));
     } else if (key == "max_attempts") {
       options.max_attempts = positive_integer(uri, key, value);
-    } else if (scheme == "redis") {
+    } else if (scheme == "redis" || scheme == "zookeeper") {
       backend_query += (backend_query.empty() ? "?" : "&") + std::string(item);
     } else {
       throw InvalidArgument(
@@ -146,6 +147,9 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
   }
   if (scheme == "redis") {
     return make_redis_jobboard(backend_uri + backend_query, options);
+  }
+  if (scheme == "zookeeper") {
+    return make_zookeeper_jobboard(backend_uri + backend_query, options);
   }
   const std::string_view location = std::string_view(backend_uri).substr(colon + 3);
   if (location.empty()) {

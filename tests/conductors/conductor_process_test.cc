@@ -26,6 +26,7 @@
 #include "support/child_process.h"
 #include "support/redis_server.h"
 #include "support/run_command.h"
+#include "support/zookeeper_server.h"
 
 namespace caboose::conductors::testing {
 namespace {
@@ -34,13 +35,26 @@ using namespace std::chrono_literals;
 using caboose::testing::ChildProcess;
 using caboose::testing::RedisServer;
 using caboose::testing::wait_until;
+using caboose::testing::ZooKeeperServer;
 using jobs::Job;
 using persistence::testing::TempDir;
 
-enum class BoardKind { kSqlite, kRedis };
+enum class BoardKind { kSqlite, kRedis, kZooKeeper };
+
+std::string board_name(BoardKind kind) {
+  switch (kind) {
+    case BoardKind::kSqlite:
+      return "sqlite";
+    case BoardKind::kRedis:
+      return "redis";
+    case BoardKind::kZooKeeper:
+      return "zookeeper";
+  }
+  return "?";
+}
 
 void PrintTo(BoardKind kind, std::ostream* os) {
-  *os << (kind == BoardKind::kSqlite ? "sqlite" : "redis");
+  *os << board_name(kind);
 }
 
 // The JSON lines a conductor printed with --events.
@@ -101,6 +115,10 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
   std::string board_uri(int lease_ms) const {
     if (GetParam() == BoardKind::kSqlite) {
       return "sqlite:///" + (dir_ / "board.db").string() + "?lease_ms=" + std::to_string(lease_ms);
+    }
+    if (GetParam() == BoardKind::kZooKeeper) {
+      return "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" + ns_ +
+             "/jobs?lease_ms=" + std::to_string(lease_ms);
     }
     return RedisServer::shared().uri() + "?namespace=" + ns_ +
            "&lease_ms=" + std::to_string(lease_ms);
@@ -280,10 +298,9 @@ TEST_P(ConductorProcessTest, SigtermReleasesTheRunningJobWithoutUsingAnAttempt) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Boards, ConductorProcessTest,
-                         ::testing::Values(BoardKind::kSqlite, BoardKind::kRedis),
-                         [](const auto& p) {
-                           return std::string(p.param == BoardKind::kSqlite ? "sqlite" : "redis");
-                         });
+                         ::testing::Values(BoardKind::kSqlite, BoardKind::kRedis,
+                                           BoardKind::kZooKeeper),
+                         [](const auto& p) { return board_name(p.param); });
 
 }  // namespace
 }  // namespace caboose::conductors::testing

@@ -120,9 +120,12 @@ class JobBoard {
   Notifier notifier_;
 };
 
-// sqlite:///relative.db, sqlite:////absolute.db (options ?lease_ms=30000&max_attempts=5).
+// sqlite:///relative.db, sqlite:////absolute.db (the embedded board of one host);
+// redis://[[user]:password@]host[:port][/db][?namespace=ns&timeout_ms=N] (TaskFlow's Redis layout);
+// zookeeper://host:port[,host:port...][/path][?session_timeout_ms=N] (TaskFlow's ZooKeeper
+// layout, default path /taskflow/jobs). Every scheme takes ?lease_ms=30000&max_attempts=5.
 // Throws InvalidArgument naming what is wrong with the URI, StorageFailure when the store
-// cannot be opened.
+// cannot be opened or reached.
 [[nodiscard]] std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri,
                                                        BoardOptions options = {});
 

@@ -1,0 +1,856 @@
+// The ZooKeeper jobboard (zookeeper://): TaskFlow's layout (shared/formats/zk-layout.txt), so
+// Python TaskFlow and caboose share a board: <path>/job<N> persistent sequential nodes holding
+// the JSON posting, <path>/job<N>.lock ephemeral claim nodes holding {"owner": who}, trashed
+// postings under the sibling <.trash>, conductors under <.entities>/conductor. What caboose adds
+// lives where TaskFlow does not look, the sibling <.caboose>/<job uuid>: attempts, the claim
+// token (a counter), the lease's end, not_before, the last failure, the trash reason. caboose
+// also writes its token into its lock nodes ({"owner": who, "caboose_token": n}; TaskFlow reads
+// only "owner"). A claim is the lock node created in one transaction with a version check of
+// the job node and of the extras node (where the attempt is counted); a caboose claim whose
+// lease lapsed can be taken over (its lock deleted in the taking claim's transaction), while a
+// Python claim holds as long as its holder's session.
+#include "jobs/zookeeper/zookeeper_jobboard.h"
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "caboose/core/errors.h"
+#include "caboose/jobs/jobboard.h"
+
+#include "core/log.h"
+#include "jobs/zookeeper/zk_client.h"
+#include "persistence/json_text.h"
+
+namespace caboose::jobs {
+namespace {
+
+using detail::ZkClient;
+using detail::ZkMode;
+using detail::ZkMultiResult;
+using detail::ZkNode;
+using detail::ZkOp;
+
+struct ZkAddress {
+  std::string hosts;
+  std::string path = "/taskflow/jobs";
+  std::chrono::milliseconds session_timeout{10000};
+};
+
+ZkAddress parse_address(std::string_view uri) {
+  constexpr std::string_view kScheme = "zookeeper://";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", uri));
+  }
+  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view query;
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  ZkAddress a;
+  const auto slash = rest.find('/');
+  a.hosts = std::string(rest.substr(0, slash));
+  if (a.hosts.empty()) {
+    throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", uri));
+  }
+  if (slash != std::string_view::npos && rest.size() > slash + 1) {
+    a.path = std::string(rest.substr(slash));
+    while (a.path.size() > 1 && a.path.back() == '/') {
+      a.path.pop_back();
+    }
+  }
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (key != "session_timeout_ms") {
+      throw InvalidArgument(fmt::format(
+          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", uri, key));
+    }
+    if (ec != std::errc() || end != value.data() + value.size() || n <= 0) {
+      throw InvalidArgument(
+          fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", uri));
+    }
+    a.session_timeout = std::chrono::milliseconds(n);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return a;
+}
+
+// As TaskFlow: the sibling is the path with its last component's text replaced (Python's
+// str.replace, every occurrence).
+std::string sibling(const std::string& path, const std::string& name) {
+  const std::string base = path.substr(path.rfind('/') + 1);
+  std::string out = path;
+  for (auto at = out.find(base); !base.empty() && at != std::string::npos;
+       at = out.find(base, at + name.size())) {
+    out.replace(at, base.size(), name);
+  }
+  return out;
+}
+
+std::int64_t micros(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+
+TimePoint from_micros(std::int64_t us) {
+  return TimePoint(std::chrono::microseconds(us));
+}
+
+// The posting TaskFlow writes (oslo jsonutils.dumps): uuid, name, priority, details, book.
+std::string encode_posting(const Job& job) {
+  std::string out = fmt::format(R"({{"uuid": {}, "name": {}, "priority": {}, "details": {})",
+                                Value(job.uuid).dump(), persistence::detail::python_json(job.name),
+                                Value(std::string(to_string(job.priority))).dump(),
+                                persistence::detail::python_json(job.details));
+  if (job.book_uuid) {
+    out += fmt::format(R"(, "book": {{"name": {}, "uuid": {}}})",
+                       persistence::detail::python_json(job.book_name.value_or("")),
+                       Value(*job.book_uuid).dump());
+  }
+  out += "}";
+  return out;
+}
+
+// A posting as TaskFlow reads one: a JSON object with "uuid" and "name"; a missing priority is
+// NORMAL. InvalidFormat saying what is wrong.
+Job decode_posting(const std::string& data) {
+  const Value v = Value::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!v.is_object()) {
+    throw InvalidFormat("the posting is not a JSON object");
+  }
+  if (!v.contains("uuid") || !v["uuid"].is_string() || !v.contains("name") ||
+      !v["name"].is_string()) {
+    throw InvalidFormat("the posting has no uuid or name");
+  }
+  Job job;
+  job.uuid = v["uuid"].get<std::string>();
+  job.name = v["name"].get<std::string>();
+  if (v.contains("priority")) {
+    if (!v["priority"].is_string()) {
+      throw InvalidFormat("the posting's priority is not a string");
+    }
+    job.priority = parse_job_priority(v["priority"].get<std::string>());
+  }
+  if (v.contains("details") && !v["details"].is_null()) {
+    if (!v["details"].is_object()) {
+      throw InvalidFormat("the posting's details are not an object");
+    }
+    job.details = v["details"];
+  }
+  if (v.contains("book") && v["book"].is_object()) {
+    const Value& book = v["book"];
+    if (book.contains("uuid") && book["uuid"].is_string()) {
+      job.book_uuid = book["uuid"].get<std::string>();
+    }
+    if (book.contains("name") && book["name"].is_string()) {
+      job.book_name = book["name"].get<std::string>();
+    }
+  }
+  return job;
+}
+
+// caboose's fields of one job (<.caboose>/<uuid>).
+struct Extras {
+  std::int64_t attempts = 0;
+  std::int64_t max_attempts = 0;
+  std::int64_t token = 0;
+  std::optional<std::int64_t> not_before;   // µs since the epoch
+  std::optional<std::int64_t> lease_until;  // µs since the epoch
+  Value last_failure;                       // a failure dict, or null
+  std::optional<std::string> trash_reason;
+  int version = -1;  // of the node; -1 when there is none yet
+
+  static Extras read(const std::optional<ZkNode>& node) {
+    Extras e;
+    if (!node) {
+      return e;
+    }
+    e.version = node->stat.version;
+    const Value v = Value::parse(node->data, nullptr, /*allow_exceptions=*/false);
+    if (!v.is_object()) {
+      return e;
+    }
+    e.attempts = v.value("attempts", std::int64_t{0});
+    e.max_attempts = v.value("max_attempts", std::int64_t{0});
+    e.token = v.value("token", std::int64_t{0});
+    if (v.contains("not_before") && v["not_before"].is_number_integer()) {
+      e.not_before = v["not_before"].get<std::int64_t>();
+    }
+    if (v.contains("lease_until") && v["lease_until"].is_number_integer()) {
+      e.lease_until = v["lease_until"].get<std::int64_t>();
+    }
+    if (v.contains("last_failure")) {
+      e.last_failure = v["last_failure"];
+    }
+    if (v.contains("trash_reason") && v["trash_reason"].is_string()) {
+      e.trash_reason = v["trash_reason"].get<std::string>();
+    }
+    return e;
+  }
+
+  std::string dump() const {
+    Value v{{"attempts", attempts}, {"max_attempts", max_attempts}, {"token", token}};
+    v["not_before"] = not_before ? Value(*not_before) : Value();
+    v["lease_until"] = lease_until ? Value(*lease_until) : Value();
+    v["last_failure"] = last_failure;
+    v["trash_reason"] = trash_reason ? Value(*trash_reason) : Value();
+    return v.dump();
+  }
+};
+
+// A claim node: its owner, and the token when caboose made it (0 for TaskFlow's).
+struct Lock {
+  std::string owner;
+  std::int64_t token = 0;
+  int version = 0;
+
+  static std::optional<Lock> read(const std::optional<ZkNode>& node) {
+    if (!node) {
+      return std::nullopt;
+    }
+    Lock lock;
+    lock.version = node->stat.version;
+    const Value v = Value::parse(node->data, nullptr, /*allow_exceptions=*/false);
+    if (v.is_object()) {
+      if (v.contains("owner") && v["owner"].is_string()) {
+        lock.owner = v["owner"].get<std::string>();
+      }
+      lock.token = v.value("caboose_token", std::int64_t{0});
+    }
+    return lock;
+  }
+};
+
+bool is_job_name(const std::string& name) {
+  return name.rfind("job", 0) == 0 &&
+         (name.size() < 5 || name.compare(name.size() - 5, 5, ".lock") != 0);
+}
+
+class ZooKeeperJobBoard final : public JobBoard {
+ public:
+  ZooKeeperJobBoard(ZkAddress address, BoardOptions options)
+      : address_(std::move(address)),
+        options_(options),
+        jobs_(address_.path),
+        trash_(sibling(jobs_, ".trash")),
+        entities_(sibling(jobs_, ".entities")),
+        extras_(sibling(jobs_, ".caboose")),
+        records_(sibling(jobs_, ".caboose-entities")) {
+    check_options(options_);
+    open();
+  }
+
+  void close() override {
+    std::lock_guard lock(mu_);
+    client_.reset();
+    closed_ = true;
+  }
+
+  Job post(std::string name, PostOptions options) override {
+    Job job = new_job(std::move(name), std::move(options), options_);
+    Extras extras;
+    extras.max_attempts = job.max_attempts;
+    if (job.not_before) {
+      extras.not_before = micros(*job.not_before);
+    }
+    {
+      std::lock_guard lock(mu_);
+      ZkClient& zk = open();
+      // The extras first: a job is never listed without them.
+      zk.create(extras_ + "/" + job.uuid, extras.dump());
+      const std::string path =
+          zk.create(jobs_ + "/job", encode_posting(job), ZkMode::kPersistentSequential);
+      const std::string node = path.substr(path.rfind('/') + 1);
+      job.sequence = sequence_of(node);
+      remember(jobs_, node, job.uuid);
+    }
+    notifier_.notify("posted", Value{{"job_uuid", job.uuid}, {"name", job.name}});
+    return job;
+  }
+
+  std::vector<Job> iterjobs(bool only_unclaimed) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    skipped_.clear();
+    std::vector<Job> jobs;
+    const TimePoint at = now();
+    for (const std::string& node : job_nodes(zk)) {
+      std::optional<Job> job = read_job(zk, jobs_, node);
+      if (!job) {
+        continue;
+      }
+      if (only_unclaimed &&
+          (job->state != JobState::kUnclaimed || (job->not_before && *job->not_before > at))) {
+        continue;
+      }
+      jobs.push_back(std::move(*job));
+    }
+    std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+      return a.priority != b.priority ? a.priority < b.priority : a.sequence < b.sequence;
+    });
+    return jobs;
+  }
+
+  std::vector<std::string> skipped() const override {
+    std::lock_guard lock(mu_);
+    return skipped_;
+  }
+
+  bool wait(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      std::uint64_t seen = 0;
+      {
+        std::lock_guard watch_lock(watch_mu_);
+        seen = changes_;
+      }
+      {
+        std::lock_guard lock(mu_);
+        open().children(jobs_, /*watch=*/true);  // the next change wakes us
+      }
+      if (!iterjobs(/*only_unclaimed=*/true).empty()) {
+        return true;
+      }
+      std::unique_lock lock(watch_mu_);
+      // Woken by a change of the jobs' children (posts, claims, consumes); a job that becomes
+      // due by its not_before changes nothing there, hence the one-second slices.
+      const auto slice =
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      changed_.wait_until(lock, slice, [&] { return changes_ != seen; });
+      if (std::chrono::steady_clock::now() >= deadline) {
+        lock.unlock();
+        return !iterjobs(/*only_unclaimed=*/true).empty();
+      }
+    }
+  }
+
+  std::optional<Job> find(std::string_view job_uuid) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    if (const auto node = locate(zk, jobs_, job_uuid)) {
+      return read_job(zk, jobs_, *node);
+    }
+    if (const auto node = locate(zk, trash_, job_uuid)) {
+      return read_job(zk, trash_, *node);
+    }
+    return std::nullopt;
+  }
+
+  Claim claim(std::string_view job_uuid, std::string_view who) override {
+    if (who.empty()) {
+      throw InvalidArgument("a claim needs a claimer's name");
+    }
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    const std::string uuid(job_uuid);
+    const std::optional<std::string> node = locate(zk, jobs_, uuid);
+    if (!node) {
+      if (locate(zk, trash_, uuid)) {
+        throw UnclaimableJob(fmt::format("job {} is in the garbage bin", uuid));
+      }
+      throw NotFound(fmt::format("no job {} on the board", uuid));
+    }
+    const std::string job_path = jobs_ + "/" + *node;
+    const std::optional<ZkNode> posting = zk.get(job_path);
+    if (!posting) {
+      throw NotFound(fmt::format("no job {} on the board", uuid));
+    }
+    const std::optional<Lock> held = Lock::read(zk.get(job_path + ".lock"));
+    Extras extras = Extras::read(zk.get(extras_ + "/" + uuid));
+    const TimePoint at = now();
+    std::vector<ZkOp> ops = {ZkOp::check(job_path, posting->stat.version)};
+    if (held) {
+      if (!lapsed(*held, extras, at)) {
+        throw UnclaimableJob(fmt::format("job {} is already claimed by '{}'", uuid, held->owner));
+      }
+      ops.push_back(ZkOp::remove(job_path + ".lock", held->version));
+    }
+    if (extras.not_before && *extras.not_before > micros(at)) {
+      throw UnclaimableJob(fmt::format("job {} is not claimable yet", uuid));
+    }
+    extras.attempts += 1;
+    extras.token += 1;
+    extras.lease_until = micros(at + options_.lease);
+    if (extras.max_attempts == 0) {
+      extras.max_attempts = options_.max_attempts;  // a job TaskFlow posted
+    }
+    ops.push_back(
+        ZkOp::create(job_path + ".lock",
+                     Value{{"owner", std::string(who)}, {"caboose_token", extras.token}}.dump(),
+                     ZkMode::kEphemeral));
+    ops.push_back(extras.version < 0
+                      ? ZkOp::create(extras_ + "/" + uuid, extras.dump())
+                      : ZkOp::set(extras_ + "/" + uuid, extras.dump(), extras.version));
+    const ZkMultiResult r = zk.multi(ops);
+    if (!r.ok) {
+      throw UnclaimableJob(fmt::format("job {} was claimed or changed meanwhile ({})", uuid,
+                                       detail::zk_error_name(r.code)));
+    }
+    return Claim{uuid, std::string(who), extras.token, extras.attempts, at + options_.lease};
+  }
+
+  Claim renew(const Claim& claim) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    Current c = current(zk, claim, "renew");
+    Claim renewed = claim;
+    renewed.lease_until = now() + options_.lease;
+    c.extras.lease_until = micros(renewed.lease_until);
+    commit(zk, claim, "renew",
+           {ZkOp::check(c.lock_path, c.lock.version),
+            ZkOp::set(extras_ + "/" + claim.job_uuid, c.extras.dump(), c.extras.version)});
+    return renewed;
+  }
+
+  void consume(const Claim& claim) override {
+    {
+      std::lock_guard lock(mu_);
+      ZkClient& zk = open();
+      const Current c = current(zk, claim, "consume");
+      commit(zk, claim, "consume",
+             {ZkOp::remove(c.lock_path, c.lock.version), ZkOp::remove(c.job_path),
+              ZkOp::remove(extras_ + "/" + claim.job_uuid, c.extras.version)});
+      forget(jobs_, c.node);
+    }
+    notifier_.notify("removal", Value{{"job_uuid", claim.job_uuid}, {"reason", "consumed"}});
+  }
+
+  void abandon(const Claim& claim, std::optional<TimePoint> not_before,
+               std::optional<Failure> failure) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    Current c = current(zk, claim, "abandon");
+    c.extras.not_before =
+        not_before ? std::optional<std::int64_t>(micros(*not_before)) : std::nullopt;
+    c.extras.lease_until.reset();
+    if (failure) {
+      c.extras.last_failure = failure->to_dict();
+    }
+    commit(zk, claim, "abandon",
+           {ZkOp::remove(c.lock_path, c.lock.version),
+            ZkOp::set(extras_ + "/" + claim.job_uuid, c.extras.dump(), c.extras.version)});
+  }
+
+  void release(const Claim& claim) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    Current c = current(zk, claim, "release");
+    c.extras.not_before.reset();
+    c.extras.lease_until.reset();
+    c.extras.attempts = std::max<std::int64_t>(0, c.extras.attempts - 1);
+    commit(zk, claim, "release",
+           {ZkOp::remove(c.lock_path, c.lock.version),
+            ZkOp::set(extras_ + "/" + claim.job_uuid, c.extras.dump(), c.extras.version)});
+  }
+
+  void trash(const Claim& claim, std::string reason, std::optional<Failure> failure) override {
+    {
+      std::lock_guard lock(mu_);
+      ZkClient& zk = open();
+      Current c = current(zk, claim, "trash");
+      const std::optional<ZkNode> posting = zk.get(c.job_path);
+      if (!posting) {
+        throw NotFound(fmt::format("cannot trash job {}: it is not on the board", claim.job_uuid));
+      }
+      c.extras.trash_reason = std::move(reason);
+      c.extras.lease_until.reset();
+      if (failure) {
+        c.extras.last_failure = failure->to_dict();
+      }
+      commit(zk, claim, "trash",
+             {ZkOp::create(trash_ + "/" + c.node, posting->data),
+              ZkOp::remove(c.lock_path, c.lock.version),
+              ZkOp::remove(c.job_path, posting->stat.version),
+              ZkOp::set(extras_ + "/" + claim.job_uuid, c.extras.dump(), c.extras.version)});
+      forget(jobs_, c.node);
+      remember(trash_, c.node, claim.job_uuid);
+    }
+    notifier_.notify("removal", Value{{"job_uuid", claim.job_uuid}, {"reason", "trashed"}});
+  }
+
+  std::optional<std::string> find_owner(std::string_view job_uuid) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    const std::optional<std::string> node = locate(zk, jobs_, job_uuid);
+    if (!node) {
+      return std::nullopt;
+    }
+    const std::optional<Lock> held = Lock::read(zk.get(jobs_ + "/" + *node + ".lock"));
+    if (!held ||
+        lapsed(*held, Extras::read(zk.get(extras_ + "/" + std::string(job_uuid))), now())) {
+      return std::nullopt;
+    }
+    return held->owner;
+  }
+
+  std::size_t job_count() override {
+    std::lock_guard lock(mu_);
+    return job_nodes(open()).size();
+  }
+
+  std::vector<Job> trashed() override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    skipped_.clear();
+    std::vector<Job> jobs;
+    for (const std::string& node : zk.children(trash_)) {
+      if (std::optional<Job> job = read_job(zk, trash_, node)) {
+        jobs.push_back(std::move(*job));
+      }
+    }
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+      return a.last_modified != b.last_modified ? a.last_modified < b.last_modified
+                                                : a.sequence < b.sequence;
+    });
+    return jobs;
+  }
+
+  Job requeue(std::string_view job_uuid) override {
+    Job job;
+    {
+      std::lock_guard lock(mu_);
+      ZkClient& zk = open();
+      const std::string uuid(job_uuid);
+      const std::optional<std::string> node = locate(zk, trash_, uuid);
+      if (!node) {
+        throw NotFound(fmt::format("job {} is not in the garbage bin", uuid));
+      }
+      const std::optional<ZkNode> posting = zk.get(trash_ + "/" + *node);
+      if (!posting) {
+        throw NotFound(fmt::format("job {} is not in the garbage bin", uuid));
+      }
+      Extras extras = Extras::read(zk.get(extras_ + "/" + uuid));
+      extras.attempts = 0;
+      extras.not_before.reset();
+      extras.trash_reason.reset();
+      std::vector<ZkOp> ops = {
+          ZkOp::create(jobs_ + "/job", posting->data, ZkMode::kPersistentSequential),
+          ZkOp::remove(trash_ + "/" + *node, posting->stat.version),
+          extras.version < 0 ? ZkOp::create(extras_ + "/" + uuid, extras.dump())
+                             : ZkOp::set(extras_ + "/" + uuid, extras.dump(), extras.version)};
+      const ZkMultiResult r = zk.multi(ops);
+      if (!r.ok) {
+        throw UnclaimableJob(fmt::format("job {} changed while being requeued ({})", uuid,
+                                         detail::zk_error_name(r.code)));
+      }
+      const std::string created = r.created.front();
+      forget(trash_, *node);
+      remember(jobs_, created.substr(created.rfind('/') + 1), uuid);
+      job = *read_job(zk, jobs_, created.substr(created.rfind('/') + 1));
+    }
+    notifier_.notify("posted", Value{{"job_uuid", job.uuid}, {"name", job.name}});
+    return job;
+  }
+
+  void purge(std::string_view job_uuid) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    const std::string uuid(job_uuid);
+    const std::optional<std::string> node = locate(zk, trash_, uuid);
+    if (!node) {
+      throw NotFound(fmt::format("job {} is not in the garbage bin", uuid));
+    }
+    std::vector<ZkOp> ops = {ZkOp::remove(trash_ + "/" + *node)};
+    if (zk.exists(extras_ + "/" + uuid)) {
+      ops.push_back(ZkOp::remove(extras_ + "/" + uuid));
+    }
+    const ZkMultiResult r = zk.multi(ops);
+    if (!r.ok) {
+      throw NotFound(fmt::format("job {} is not in the garbage bin", uuid));
+    }
+    forget(trash_, *node);
+    notifier_.notify("removal", Value{{"job_uuid", uuid}, {"reason", "purged"}});
+  }
+
+  std::size_t purge_all() override {
+    std::size_t n = 0;
+    for (const Job& job : trashed()) {
+      try {
+        purge(job.uuid);
+        ++n;
+      } catch (const NotFound&) {
+        // purged by someone else meanwhile
+      }
+    }
+    return n;
+  }
+
+  void register_entity(std::string_view name, const Value& details) override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    zk.ensure_path(entities_ + "/conductor");
+    // TaskFlow's live-conductor node (ephemeral: it goes with this session), and caboose's
+    // record, kept with its last-seen time after the conductor is gone.
+    const std::string live = entities_ + "/conductor/" + std::string(name);
+    try {
+      zk.create(live, details.dump(), ZkMode::kEphemeral);
+    } catch (const Duplicate&) {
+      zk.set(live, details.dump());
+    }
+    const std::string record = records_ + "/" + std::string(name);
+    const std::string data = Value{{"details", details}, {"last_seen", format_time(now())}}.dump();
+    try {
+      zk.create(record, data);
+    } catch (const Duplicate&) {
+      zk.set(record, data);
+    }
+  }
+
+  Value entities() override {
+    std::lock_guard lock(mu_);
+    ZkClient& zk = open();
+    Value out = Value::array();
+    std::vector<std::string> names;
+    try {
+      names = zk.children(records_);
+    } catch (const NotFound&) {
+      return out;
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const std::optional<ZkNode> node = zk.get(records_ + "/" + name);
+      Value record = node ? Value::parse(node->data, nullptr, false) : Value();
+      if (!record.is_object()) {
+        record = Value::object();
+      }
+      out.push_back(Value{{"name", name},
+                          {"details", record.value("details", Value())},
+                          {"last_seen", record.value("last_seen", Value())}});
+    }
+    return out;
+  }
+
+  const BoardOptions& options() const override { return options_; }
+
+ private:
+  // A claim found current: its job node, lock and extras.
+  struct Current {
+    std::string node;
+    std::string job_path;
+    std::string lock_path;
+    Lock lock;
+    Extras extras;
+  };
+
+  // The claim still current (its lock, made with its token, is there) or StaleClaim/NotFound.
+  Current current(ZkClient& zk, const Claim& claim, std::string_view action) {
+    const std::optional<std::string> node = locate(zk, jobs_, claim.job_uuid);
+    if (!node) {
+      throw NotFound(
+          fmt::format("cannot {} job {}: it is not on the board", action, claim.job_uuid));
+    }
+    Current c;
+    c.node = *node;
+    c.job_path = jobs_ + "/" + *node;
+    c.lock_path = c.job_path + ".lock";
+    const std::optional<Lock> held = Lock::read(zk.get(c.lock_path));
+    c.extras = Extras::read(zk.get(extras_ + "/" + claim.job_uuid));
+    if (!held || held->token != claim.token || held->owner != claim.owner ||
+        c.extras.token != claim.token) {
+      throw StaleClaim(
+          fmt::format("cannot {} job {}: the claim of '{}' (token {}) is no longer current{}",
+                      action, claim.job_uuid, claim.owner, claim.token,
+                      held ? fmt::format(" (claimed by '{}')", held->owner) : std::string()));
+    }
+    c.lock = *held;
+    return c;
+  }
+
+  void commit(ZkClient& zk, const Claim& claim, std::string_view action,
+              const std::vector<ZkOp>& ops) {
+    const ZkMultiResult r = zk.multi(ops);
+    if (!r.ok) {
+      throw StaleClaim(fmt::format("cannot {} job {}: it changed meanwhile ({})", action,
+                                   claim.job_uuid, detail::zk_error_name(r.code)));
+    }
+  }
+
+  // A caboose claim whose lease ended without a renewal; TaskFlow's claims never lapse.
+  static bool lapsed(const Lock& lock, const Extras& extras, TimePoint at) {
+    return lock.token != 0 && lock.token == extras.token && extras.lease_until &&
+           *extras.lease_until <= micros(at);
+  }
+
+  static std::int64_t sequence_of(const std::string& node) {
+    std::int64_t n = 0;
+    std::from_chars(node.data() + 3, node.data() + node.size(), n);
+    return n;
+  }
+
+  std::vector<std::string> job_nodes(ZkClient& zk) {
+    std::vector<std::string> nodes;
+    for (std::string& child : zk.children(jobs_)) {
+      if (is_job_name(child)) {
+        nodes.push_back(std::move(child));
+      }
+    }
+    return nodes;
+  }
+
+  // The node name of job `uuid` under `dir` (jobs or trash). Every node's uuid is read once and
+  // remembered (a node's posting never changes); a miss lists `dir` and reads only the nodes
+  // not seen before.
+  std::optional<std::string> locate(ZkClient& zk, const std::string& dir,
+                                    std::string_view job_uuid) {
+    const std::string uuid(job_uuid);
+    const std::string key = dir + "\n" + uuid;
+    if (const auto it = path_of_.find(key); it != path_of_.end()) {
+      if (zk.exists(dir + "/" + it->second)) {
+        return it->second;
+      }
+      path_of_.erase(it);
+    }
+    std::vector<std::string> children;
+    try {
+      children = zk.children(dir);
+    } catch (const NotFound&) {
+      return std::nullopt;
+    }
+    for (const std::string& child : children) {
+      const std::string path = dir + "/" + child;
+      if (!is_job_name(child) || uuid_at_.contains(path)) {
+        continue;
+      }
+      if (const std::optional<ZkNode> node = zk.get(path)) {
+        remember(dir, child, posting_uuid(node->data));
+      }
+    }
+    if (const auto it = path_of_.find(key); it != path_of_.end()) {
+      return it->second;
+    }
+    return std::nullopt;
+  }
+
+  void forget(const std::string& dir, const std::string& node) {
+    if (const auto it = uuid_at_.find(dir + "/" + node); it != uuid_at_.end()) {
+      path_of_.erase(dir + "\n" + it->second);
+      uuid_at_.erase(it);
+    }
+  }
+
+  void remember(const std::string& dir, const std::string& node, const std::string& uuid) {
+    if (uuid.empty()) {
+      return;
+    }
+    uuid_at_[dir + "/" + node] = uuid;
+    path_of_[dir + "\n" + uuid] = node;
+  }
+
+  static std::string posting_uuid(const std::string& data) {
+    const Value v = Value::parse(data, nullptr, /*allow_exceptions=*/false);
+    return v.is_object() && v.contains("uuid") && v["uuid"].is_string()
+               ? v["uuid"].get<std::string>()
+               : std::string();
+  }
+
+  // The job in node `node` of `dir`, with its claim and caboose's fields; nullopt if gone or
+  // unreadable (recorded in skipped_).
+  std::optional<Job> read_job(ZkClient& zk, const std::string& dir, const std::string& node) {
+    const std::optional<ZkNode> posting = zk.get(dir + "/" + node);
+    if (!posting || posting->data.empty() || posting->data == "{}") {
+      return std::nullopt;  // TaskFlow's COMPLETE
+    }
+    Job job;
+    try {
+      job = decode_posting(posting->data);
+    } catch (const Error& e) {
+      const auto known = uuid_at_.find(dir + "/" + node);
+      const std::string problem = fmt::format(
+          "job {} (node {}/{}): {}", known != uuid_at_.end() ? known->second : std::string("?"),
+          dir, node, e.what());
+      skipped_.push_back(problem);
+      caboose::detail::log().error("jobboard zookeeper://{}: skipping {}", address_.hosts, problem);
+      return std::nullopt;
+    }
+    job.sequence = sequence_of(node);
+    job.created_on = from_micros(posting->stat.ctime_ms * 1000);
+    job.last_modified = from_micros(posting->stat.mtime_ms * 1000);
+    const Extras extras = Extras::read(zk.get(extras_ + "/" + job.uuid));
+    job.attempts = extras.attempts;
+    job.max_attempts = extras.max_attempts > 0 ? extras.max_attempts : options_.max_attempts;
+    if (extras.not_before) {
+      job.not_before = from_micros(*extras.not_before);
+    }
+    if (extras.last_failure.is_object()) {
+      try {
+        job.last_failure = Failure::from_dict(extras.last_failure);
+      } catch (const Error&) {
+        // an unreadable failure is not worth losing the job over
+      }
+    }
+    job.trash_reason = extras.trash_reason;
+    if (dir == trash_) {
+      job.state = JobState::kTrashed;
+      return job;
+    }
+    if (const std::optional<Lock> held = Lock::read(zk.get(dir + "/" + node + ".lock"))) {
+      if (!lapsed(*held, extras, now())) {
+        job.state = JobState::kClaimed;
+        job.owner = held->owner;
+      }
+    }
+    remember(dir, node, job.uuid);
+    return job;
+  }
+
+  ZkClient& open() {
+    if (closed_) {
+      throw StorageFailure(fmt::format("jobboard zookeeper://{} is closed", address_.hosts));
+    }
+    if (!client_ || client_->expired()) {
+      client_ = std::make_unique<ZkClient>(address_.hosts, address_.session_timeout,
+                                           address_.session_timeout);
+      // Runs on the client's completion thread, which also completes the calls made under
+      // mu_: it must never take mu_.
+      client_->set_child_watcher([this](const std::string&) {
+        {
+          std::lock_guard lock(watch_mu_);
+          ++changes_;
+        }
+        changed_.notify_all();
+      });
+      for (const std::string& path : {jobs_, trash_, extras_, records_}) {
+        client_->ensure_path(path);
+      }
+    }
+    return *client_;
+  }
+
+  const ZkAddress address_;
+  const BoardOptions options_;
+  const std::string jobs_;
+  const std::string trash_;
+  const std::string entities_;
+  const std::string extras_;
+  const std::string records_;
+  mutable std::mutex mu_;
+  std::mutex watch_mu_;
+  std::condition_variable changed_;
+  std::uint64_t changes_ = 0;                   // Guarded by watch_mu_: child events seen.
+  bool closed_ = false;                         // Guarded by mu_.
+  std::map<std::string, std::string> uuid_at_;  // Guarded by mu_: node path -> job uuid.
+  std::map<std::string, std::string> path_of_;  // Guarded by mu_: dir + "\n" + uuid -> node.
+  std::vector<std::string> skipped_;            // Guarded by mu_.
+  std::unique_ptr<ZkClient> client_;            // Guarded by mu_; last: closes first.
+};
+
+}  // namespace
+
+std::unique_ptr<JobBoard> make_zookeeper_jobboard(std::string_view uri, BoardOptions options) {
+  return std::make_unique<ZooKeeperJobBoard>(parse_address(uri), options);
+}
+
+}  // namespace caboose::jobs
