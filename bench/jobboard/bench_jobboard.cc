@@ -1,5 +1,6 @@
 // Jobboard costs on the sqlite:// board (one file, WAL; argument 0) and the redis:// board
-// (argument 1: a private redis-server started as the tests start it, or CABOOSE_BENCH_REDIS).
+// (argument 1: a private redis-server started as the tests start it, or CABOOSE_BENCH_REDIS) and
+// the zookeeper:// board (argument 2: a private ZooKeeper, or CABOOSE_BENCH_ZOOKEEPER=host:port).
 // Post: posts per second. ClaimConsume/<board>/<N>: claim + consume cycles per second, one job
 // at a time, while N other jobs wait on the board (the cost must not grow with N).
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include "persistence/temp_dir.h"
 #include "support/redis_server.h"
+#include "support/zookeeper_server.h"
 
 namespace {
 
@@ -27,6 +29,13 @@ std::unique_ptr<caboose::jobs::JobBoard> open_board(
     std::int64_t kind, const caboose::persistence::testing::TempDir& scratch) {
   if (kind == 0) {
     return caboose::jobs::fetch_jobboard("sqlite:///" + (scratch / "board.db").string());
+  }
+  if (kind == 2) {
+    const char* zk = std::getenv("CABOOSE_BENCH_ZOOKEEPER");
+    const std::string hosts =
+        zk != nullptr ? zk : caboose::testing::ZooKeeperServer::shared().hosts();
+    return caboose::jobs::fetch_jobboard("zookeeper://" + hosts + "/bench-" +
+                                         caboose::make_uuid().substr(0, 8) + "/jobs");
   }
   const char* given = std::getenv("CABOOSE_BENCH_REDIS");
   const std::string uri = given != nullptr ? given : caboose::testing::RedisServer::shared().uri();
@@ -42,7 +51,7 @@ void BM_Post(benchmark::State& state) {
   state.counters["posts_per_second"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Post)->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK(BM_Post)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
 
 void BM_ClaimConsume(benchmark::State& state) {
   caboose::persistence::testing::TempDir scratch;
@@ -64,7 +73,7 @@ void BM_ClaimConsume(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ClaimConsume)
-    ->ArgsProduct({{0, 1}, {0, 10, 10000, 100000}})
+    ->ArgsProduct({{0, 1, 2}, {0, 10, 10000, 100000}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -2,6 +2,7 @@
 // (a fresh board path per test; another() is a second client, with its own session).
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -69,6 +70,60 @@ TEST(ZooKeeperJobBoardUri, OptionsAndErrors) {
   } catch (const StorageFailure& e) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace caboose::jobs::testing
+
+namespace caboose::jobs::testing {
+namespace {
+
+// The server restarts (SIGKILL, same data) while a job is claimed: the session survives it, so
+// the claim does; renewals fail while the server is away, then work again; the job ends once.
+TEST(ZooKeeperJobBoardFaults, ClaimSurvivesAServerRestartWithinTheSession) {
+  ZooKeeperServer server;  // its own: restarted here
+  const std::string uri =
+      "zookeeper://" + server.hosts() + "/restart/jobs?session_timeout_ms=10000&lease_ms=20000";
+  auto board = fetch_jobboard(uri);
+  auto other = fetch_jobboard(uri);
+  const Job job = board->post("survivor");
+  Claim claim = board->claim(job.uuid, "holder");
+  server.restart();
+  bool renewed = false;
+  for (int i = 0; i < 100 && !renewed; ++i) {  // connection loss until the client is back
+    try {
+      claim = board->renew(claim);
+      renewed = true;
+    } catch (const StorageFailure&) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_TRUE(renewed);
+  EXPECT_THROW(other->claim(job.uuid, "thief"), UnclaimableJob);
+  EXPECT_EQ(other->find_owner(job.uuid), "holder");
+  board->consume(claim);
+  EXPECT_EQ(other->job_count(), 0u);
+}
+
+// A holder whose session ends (closed, or expired) loses its claim at once (its lock was
+// ephemeral): another board claims without waiting for the lease, and the old claim's actions
+// are refused.
+TEST(ZooKeeperJobBoardFaults, EndedSessionLosesTheClaimAtOnce) {
+  const std::string path = "/expiry-" + make_uuid().substr(0, 8) + "/jobs";
+  const std::string uri = "zookeeper://" + ZooKeeperServer::shared().hosts() + path +
+                          "?session_timeout_ms=1000&lease_ms=60000";
+  auto holder = fetch_jobboard(uri);
+  auto other = fetch_jobboard(uri);
+  const Job job = holder->post("expiring");
+  const Claim claim = holder->claim(job.uuid, "holder");
+  holder->close();  // its session ends, and its lock with it
+  const Claim taken = other->claim(job.uuid, "heir");
+  EXPECT_EQ(taken.attempt, 2);
+  EXPECT_GT(taken.token, claim.token);
+  auto reopened = fetch_jobboard(uri);
+  EXPECT_THROW(reopened->consume(claim), StaleClaim);
+  EXPECT_THROW(reopened->renew(claim), StaleClaim);
+  other->consume(taken);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -394,7 +395,17 @@ class ZooKeeperJobBoard final : public JobBoard {
     ops.push_back(extras.version < 0
                       ? ZkOp::create(extras_ + "/" + uuid, extras.dump())
                       : ZkOp::set(extras_ + "/" + uuid, extras.dump(), extras.version));
-    const ZkMultiResult r = zk.multi(ops);
+    ZkMultiResult r;
+    try {
+      r = zk.multi(ops);
+    } catch (const StorageFailure&) {
+      // The reply was lost (connection loss): the claim may or may not have been made. Read
+      // back, once the client is connected again, before telling anyone.
+      if (!claimed_after_all(zk, job_path + ".lock", who, extras.token)) {
+        throw;
+      }
+      return Claim{uuid, std::string(who), extras.token, extras.attempts, at + options_.lease};
+    }
     if (!r.ok) {
       throw UnclaimableJob(fmt::format("job {} was claimed or changed meanwhile ({})", uuid,
                                        detail::zk_error_name(r.code)));
@@ -675,6 +686,24 @@ class ZooKeeperJobBoard final : public JobBoard {
     if (!r.ok) {
       throw StaleClaim(fmt::format("cannot {} job {}: it changed meanwhile ({})", action,
                                    claim.job_uuid, detail::zk_error_name(r.code)));
+    }
+  }
+
+  // Whether the lock at `lock_path` is the one a claim whose reply was lost would have made
+  // (its owner and token), retried while the connection comes back (within the session).
+  bool claimed_after_all(ZkClient& zk, const std::string& lock_path, std::string_view who,
+                         std::int64_t token) {
+    const auto deadline = std::chrono::steady_clock::now() + address_.session_timeout;
+    for (;;) {
+      try {
+        const std::optional<Lock> held = Lock::read(zk.get(lock_path));
+        return held && held->owner == who && held->token == token;
+      } catch (const StorageFailure&) {
+        if (std::chrono::steady_clock::now() >= deadline || zk.expired()) {
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
   }
 
