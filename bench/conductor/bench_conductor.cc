@@ -3,7 +3,8 @@
 // a TaskFlow poster posts it (a logbook with one flow detail naming the factory, then the job).
 //
 // Drain/<board>/<persistence>/<conductors>/<kind>: board 0 = sqlite:// (one file, WAL), 1 =
-// redis:// (a private redis-server, or CABOOSE_BENCH_REDIS); persistence 0 = SQLite file shared
+// redis:// (a private redis-server, or CABOOSE_BENCH_REDIS), 2 = zookeeper:// (a private
+// ZooKeeper, or CABOOSE_BENCH_ZOOKEEPER=host:port); persistence 0 = SQLite file shared
 // by the conductors, 1 = memory (each conductor's own, the books copied in before the clock
 // starts, as the Python peer's benchmark does); kind 0 = blocking, 1 = non-blocking running 4 jobs
 // at once (the Python peer's setting), 2 = non-blocking running 16.
@@ -36,6 +37,7 @@
 #include "persistence/temp_dir.h"
 #include "support/child_process.h"
 #include "support/redis_server.h"
+#include "support/zookeeper_server.h"
 
 namespace {
 
@@ -51,6 +53,12 @@ std::string board_uri(std::int64_t kind, const persistence::testing::TempDir& sc
                       const std::string& ns) {
   if (kind == 0) {
     return "sqlite:///" + (scratch / "board.db").string();
+  }
+  if (kind == 2) {
+    const char* zk = std::getenv("CABOOSE_BENCH_ZOOKEEPER");
+    return "zookeeper://" +
+           std::string(zk != nullptr ? zk : caboose::testing::ZooKeeperServer::shared().hosts()) +
+           "/" + ns + "/jobs";
   }
   const char* given = std::getenv("CABOOSE_BENCH_REDIS");
   const std::string uri = given != nullptr ? given : caboose::testing::RedisServer::shared().uri();
@@ -149,6 +157,13 @@ BENCHMARK(BM_Drain)
     ->ArgNames({"board", "memory", "conductors", "kind"})
     ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {0, 1, 2}})
     ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// ZooKeeper (board 2): one conductor, blocking or 4 at once.
+BENCHMARK(BM_Drain)
+    ->ArgNames({"board", "memory", "conductors", "kind"})
+    ->ArgsProduct({{2}, {0, 1}, {1}, {0, 1}})
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
