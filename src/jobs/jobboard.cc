@@ -1,5 +1,6 @@
 #include "caboose/jobs/jobboard.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -72,6 +73,19 @@ Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions&
   job.max_attempts = options.max_attempts > 0 ? options.max_attempts : board.max_attempts;
   job.not_before = options.not_before;
   return job;
+}
+
+void JobBoard::sort_in_claim_order(std::vector<Job>& jobs) {
+  std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.sequence < b.sequence;
+  });
+}
+
+void JobBoard::sort_in_bin_order(std::vector<Job>& jobs) {
+  std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.last_modified != b.last_modified ? a.last_modified < b.last_modified
+                                              : a.sequence < b.sequence;
+  });
 }
 
 std::vector<std::optional<Claim>> JobBoard::claim_many(const std::vector<std::string>& job_uuids,

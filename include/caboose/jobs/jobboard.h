@@ -116,6 +116,10 @@ class JobBoard {
   // gives one; sequence 0 for the board to fill). Throws InvalidArgument for an empty name,
   // details that are not an object, a negative max_attempts.
   static Job new_job(std::string name, PostOptions options, const BoardOptions& board);
+  // The orders every board lists in: claim order (priority, then posting sequence) for
+  // iterjobs(), oldest trashed first for trashed().
+  static void sort_in_claim_order(std::vector<Job>& jobs);
+  static void sort_in_bin_order(std::vector<Job>& jobs);
 
   Notifier notifier_;
 };

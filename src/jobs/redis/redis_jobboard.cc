@@ -394,10 +394,7 @@ class RedisJobBoard final : public JobBoard {
         jobs.push_back(std::move(*job));
       }
     }
-    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-      return a.last_modified != b.last_modified ? a.last_modified < b.last_modified
-                                                : a.sequence < b.sequence;
-    });
+    sort_in_bin_order(jobs);
     return jobs;
   }
 

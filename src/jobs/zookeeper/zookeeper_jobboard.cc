@@ -299,9 +299,7 @@ class ZooKeeperJobBoard final : public JobBoard {
       }
       jobs.push_back(std::move(*job));
     }
-    std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-      return a.priority != b.priority ? a.priority < b.priority : a.sequence < b.sequence;
-    });
+    sort_in_claim_order(jobs);
     return jobs;
   }
 
@@ -522,10 +520,7 @@ class ZooKeeperJobBoard final : public JobBoard {
         jobs.push_back(std::move(*job));
       }
     }
-    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-      return a.last_modified != b.last_modified ? a.last_modified < b.last_modified
-                                                : a.sequence < b.sequence;
-    });
+    sort_in_bin_order(jobs);
     return jobs;
   }
 
