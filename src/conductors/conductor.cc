@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <limits>
 #include <thread>
@@ -26,11 +27,9 @@ using jobs::Job;
 using Steady = std::chrono::steady_clock;
 
 std::chrono::milliseconds Backoff::delay(std::int64_t attempt, double unit) const {
-  const std::int64_t doublings = std::clamp<std::int64_t>(attempt - 1, 0, 40);
-  const double full =
-      std::min(static_cast<double>(cap.count()),
-               static_cast<double>(base.count()) *
-                   static_cast<double>(1LL << std::min<std::int64_t>(doublings, 62)));
+  const int doublings = static_cast<int>(std::clamp<std::int64_t>(attempt - 1, 0, 62));
+  const double full = std::min(static_cast<double>(cap.count()),
+                               std::ldexp(static_cast<double>(base.count()), doublings));
   const double kept = full * (0.5 + 0.5 * std::clamp(unit, 0.0, 1.0));
   return std::chrono::milliseconds(static_cast<std::int64_t>(kept));
 }

@@ -7,8 +7,6 @@
 
 #include "caboose/core/errors.h"
 
-#include "core/log.h"
-
 namespace caboose::jobs::detail {
 namespace {
 
@@ -43,10 +41,6 @@ void quiet_client_log() {
     return true;
   }();
   (void)done;
-}
-
-void client_log(const char* message) {
-  caboose::detail::log().debug("zookeeper client: {}", message != nullptr ? message : "");
 }
 
 }  // namespace
@@ -91,8 +85,8 @@ ZkClient::ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
                    std::chrono::milliseconds connect_timeout)
     : hosts_(std::move(hosts)) {
   quiet_client_log();
-  zh_ = zookeeper_init2(hosts_.c_str(), &ZkClient::on_event,
-                        static_cast<int>(session_timeout.count()), nullptr, this, 0, &client_log);
+  zh_ = zookeeper_init(hosts_.c_str(), &ZkClient::on_event,
+                       static_cast<int>(session_timeout.count()), nullptr, this, 0);
   if (zh_ == nullptr) {
     throw StorageFailure(
         fmt::format("cannot create a ZooKeeper client for {}: {}", hosts_, std::strerror(errno)));
