@@ -11,6 +11,7 @@
 #include "caboose/persistence/memory_backend.h"
 #include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
+#include "caboose/persistence/zookeeper_backend.h"
 
 namespace caboose::persistence {
 namespace {
@@ -114,8 +115,12 @@ std::unique_ptr<Backend> fetch(std::string_view uri) {
     }
     return make_dir_backend(std::string(rest));
   }
+  if (scheme == "zookeeper") {
+    return make_zookeeper_backend(uri);
+  }
   throw InvalidArgument(fmt::format(
-      "persistence URI scheme '{}' is not supported (known: memory, sqlite, dir, postgresql)",
+      "persistence URI scheme '{}' is not supported (known: memory, sqlite, dir, postgresql, "
+      "zookeeper)",
       scheme));
 }
 

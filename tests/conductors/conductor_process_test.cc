@@ -1,7 +1,8 @@
 // Conductors as processes (the `caboose conductor` command) on a shared board and a SQLite
-// persistence file: two of them draining a board, one killed with SIGKILL mid-job and one paused
-// with SIGSTOP past its lease (a stale holder whose writes must be refused), a graceful SIGTERM.
-// The takeover side runs in this process, so its engine's atom events can be checked.
+// persistence file (ZooKeeper persistence with the ZooKeeper board): two of them draining a board,
+// one killed with SIGKILL mid-job and one paused with SIGSTOP past its lease (a stale holder whose
+// writes must be refused), a graceful SIGTERM. The takeover side runs in this process, so its
+// engine's atom events can be checked.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -108,8 +109,12 @@ class AtomRuns {
 
 class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
  protected:
+  // On the ZooKeeper board the flows persist in ZooKeeper too; elsewhere in a SQLite file.
   ConductorProcessTest()
-      : persistence_uri_("sqlite:///" + (dir_ / "flows.db").string()),
+      : persistence_uri_(GetParam() == BoardKind::kZooKeeper
+                             ? "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" + ns_ +
+                                   "/flows"
+                             : "sqlite:///" + (dir_ / "flows.db").string()),
         backend_(persistence::fetch(persistence_uri_)) {}
 
   std::string board_uri(int lease_ms) const {

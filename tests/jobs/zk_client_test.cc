@@ -1,6 +1,6 @@
 // The ZooKeeper client against a real server (Debian's zookeeper, started on a free loopback
 // port): nodes, sequential and ephemeral ones, versions, transactions, child watches.
-#include "jobs/zookeeper/zk_client.h"
+#include "clients/zookeeper/zk_client.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -15,7 +15,7 @@
 
 #include "support/zookeeper_server.h"
 
-namespace caboose::jobs::detail {
+namespace caboose::clients {
 namespace {
 
 using namespace std::chrono_literals;
@@ -156,4 +156,4 @@ TEST(ZkClient, ReconnectsAfterTheServerRestarts) {
 }
 
 }  // namespace
-}  // namespace caboose::jobs::detail
+}  // namespace caboose::clients

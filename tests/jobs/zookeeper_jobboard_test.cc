@@ -10,8 +10,8 @@
 #include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
 
+#include "clients/zookeeper/zk_client.h"
 #include "jobs/jobboard_conformance.h"
-#include "jobs/zookeeper/zk_client.h"
 #include "support/zookeeper_server.h"
 
 namespace caboose::jobs::testing {
@@ -35,7 +35,7 @@ class ZooKeeperBoardFixture : public BoardFixture {
     return fetch_jobboard(uri_, options);
   }
   void corrupt(const std::string& job_uuid) override {
-    detail::ZkClient zk(ZooKeeperServer::shared().hosts(), 4000ms, 20000ms);
+    clients::ZkClient zk(ZooKeeperServer::shared().hosts(), 4000ms, 20000ms);
     for (const std::string& child : zk.children(path_)) {
       const auto node = zk.get(path_ + "/" + child);
       if (node && node->data.find(job_uuid) != std::string::npos) {

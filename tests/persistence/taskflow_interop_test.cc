@@ -1,6 +1,6 @@
 // One store, two programs: Python TaskFlow (Debian's python3-taskflow) writes a logbook that
 // caboose reads in full, and reads back in full one caboose wrote; on a SQLite file, a dir://
-// tree and a PostgreSQL database.
+// tree, a PostgreSQL database and a ZooKeeper path (TaskFlow through kazoo).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -12,9 +12,11 @@
 #include "caboose/persistence/dir_backend.h"
 #include "caboose/persistence/postgres_backend.h"
 #include "caboose/persistence/sqlite_backend.h"
+#include "caboose/persistence/zookeeper_backend.h"
 
 #include "support/postgres_server.h"
 #include "support/run_command.h"
+#include "support/zookeeper_server.h"
 
 namespace caboose::persistence {
 namespace {
@@ -48,11 +50,18 @@ class TaskFlowInterop : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "postgresql") {
       return pg_uri_;
     }
+    if (GetParam() == "zookeeper") {
+      return "zookeeper://" + caboose::testing::ZooKeeperServer::shared().hosts() + "/" +
+             dir_.filename().string();
+    }
     return GetParam() == "sqlite" ? "sqlite:///" + file_ : "dir://" + (dir_ / "tree").string();
   }
   std::unique_ptr<Backend> open() const {
     if (GetParam() == "postgresql") {
       return make_postgres_backend(pg_uri_);
+    }
+    if (GetParam() == "zookeeper") {
+      return make_zookeeper_backend(connection());
     }
     return GetParam() == "sqlite" ? make_sqlite_backend(file_)
                                   : make_dir_backend((dir_ / "tree").string());
@@ -164,7 +173,7 @@ TEST_P(TaskFlowInterop, PythonTaskFlowReadsWhatCabooseWrote) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TaskFlowInterop,
-                         ::testing::Values("sqlite", "dir", "postgresql"),
+                         ::testing::Values("sqlite", "dir", "postgresql", "zookeeper"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

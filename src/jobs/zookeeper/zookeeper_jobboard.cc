@@ -26,69 +26,19 @@
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 
+#include "clients/zookeeper/zk_client.h"
 #include "core/log.h"
-#include "jobs/zookeeper/zk_client.h"
 #include "persistence/json_text.h"
 
 namespace caboose::jobs {
 namespace {
 
-using detail::ZkClient;
-using detail::ZkMode;
-using detail::ZkMultiResult;
-using detail::ZkNode;
-using detail::ZkOp;
-
-struct ZkAddress {
-  std::string hosts;
-  std::string path = "/taskflow/jobs";
-  std::chrono::milliseconds session_timeout{10000};
-};
-
-ZkAddress parse_address(std::string_view uri) {
-  constexpr std::string_view kScheme = "zookeeper://";
-  if (uri.substr(0, kScheme.size()) != kScheme) {
-    throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", uri));
-  }
-  std::string_view rest = uri.substr(kScheme.size());
-  std::string_view query;
-  if (const auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  ZkAddress a;
-  const auto slash = rest.find('/');
-  a.hosts = std::string(rest.substr(0, slash));
-  if (a.hosts.empty()) {
-    throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", uri));
-  }
-  if (slash != std::string_view::npos && rest.size() > slash + 1) {
-    a.path = std::string(rest.substr(slash));
-    while (a.path.size() > 1 && a.path.back() == '/') {
-      a.path.pop_back();
-    }
-  }
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    std::int64_t n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (key != "session_timeout_ms") {
-      throw InvalidArgument(fmt::format(
-          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", uri, key));
-    }
-    if (ec != std::errc() || end != value.data() + value.size() || n <= 0) {
-      throw InvalidArgument(
-          fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", uri));
-    }
-    a.session_timeout = std::chrono::milliseconds(n);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-  }
-  return a;
-}
+using clients::ZkAddress;
+using clients::ZkClient;
+using clients::ZkMode;
+using clients::ZkMultiResult;
+using clients::ZkNode;
+using clients::ZkOp;
 
 // As TaskFlow: the sibling is the path with its last component's text replaced (Python's
 // str.replace, every occurrence).
@@ -406,7 +356,7 @@ class ZooKeeperJobBoard final : public JobBoard {
     }
     if (!r.ok) {
       throw UnclaimableJob(fmt::format("job {} was claimed or changed meanwhile ({})", uuid,
-                                       detail::zk_error_name(r.code)));
+                                       clients::zk_error_name(r.code)));
     }
     return Claim{uuid, std::string(who), extras.token, extras.attempts, at + options_.lease};
   }
@@ -550,7 +500,7 @@ class ZooKeeperJobBoard final : public JobBoard {
       const ZkMultiResult r = zk.multi(ops);
       if (!r.ok) {
         throw UnclaimableJob(fmt::format("job {} changed while being requeued ({})", uuid,
-                                         detail::zk_error_name(r.code)));
+                                         clients::zk_error_name(r.code)));
       }
       const std::string created = r.created.front();
       forget(trash_, *node);
@@ -680,7 +630,7 @@ class ZooKeeperJobBoard final : public JobBoard {
     const ZkMultiResult r = zk.multi(ops);
     if (!r.ok) {
       throw StaleClaim(fmt::format("cannot {} job {}: it changed meanwhile ({})", action,
-                                   claim.job_uuid, detail::zk_error_name(r.code)));
+                                   claim.job_uuid, clients::zk_error_name(r.code)));
     }
   }
 
@@ -874,7 +824,7 @@ class ZooKeeperJobBoard final : public JobBoard {
 }  // namespace
 
 std::unique_ptr<JobBoard> make_zookeeper_jobboard(std::string_view uri, BoardOptions options) {
-  return std::make_unique<ZooKeeperJobBoard>(parse_address(uri), options);
+  return std::make_unique<ZooKeeperJobBoard>(clients::parse_zk_uri(uri, "/taskflow/jobs"), options);
 }
 
 }  // namespace caboose::jobs

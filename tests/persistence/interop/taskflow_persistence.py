@@ -1,9 +1,10 @@
-"""Python TaskFlow's side of the persistence interop tests (SQLite and dir backends).
+"""Python TaskFlow's side of the persistence interop tests (SQLite, dir, PostgreSQL, ZooKeeper).
 
   taskflow_persistence.py write <connection>   saves a sample logbook, prints its uuid
   taskflow_persistence.py read <connection>    prints every logbook, flow and atom detail as JSON
 
-<connection> is a TaskFlow connection URI (sqlite:///...) or dir://<path>.
+<connection> is a TaskFlow connection URI (sqlite:///..., postgresql://...), dir://<path> or
+zookeeper://<host:port>/<path>.
 """
 import contextlib
 import json
@@ -65,6 +66,9 @@ def main():
     if connection.startswith("dir://"):
         # TaskFlow's dir backend takes its path from conf["path"], not from the URI.
         conf = {"connection": "dir", "path": connection[len("dir://"):]}
+    elif connection.startswith("zookeeper://"):
+        hosts, _, path = connection[len("zookeeper://"):].partition("/")
+        conf = {"connection": "zookeeper", "hosts": hosts, "path": "/" + path}
     else:
         conf = {"connection": connection}
     backend = backends.fetch(conf)

@@ -1,13 +1,15 @@
-#include "jobs/zookeeper/zk_client.h"
+#include "clients/zookeeper/zk_client.h"
 
 #include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "caboose/core/errors.h"
 
-namespace caboose::jobs::detail {
+namespace caboose::clients {
 namespace {
 
 int mode_flags(ZkMode mode) {
@@ -43,7 +45,105 @@ void quiet_client_log() {
   (void)done;
 }
 
+// A batch of asynchronous calls, waited for together. The completions run on the client's
+// completion thread and take only the batch's own mutex.
+template <typename Result>
+class Batch {
+ public:
+  explicit Batch(std::size_t size) : results_(size), codes_(size, ZOK), pending_(size) {
+    slots_.reserve(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      slots_.push_back(Slot{this, i});
+    }
+  }
+
+  struct Slot {
+    Batch* batch;
+    std::size_t index;
+  };
+
+  const void* slot(std::size_t i) const { return &slots_[i]; }
+
+  // Records call i's outcome (from a completion, or at once when the call was not sent).
+  static void complete(const void* slot, int rc, std::optional<Result> result) {
+    const auto* s = static_cast<const Slot*>(slot);
+    Batch& b = *s->batch;
+    {
+      std::lock_guard lock(b.mu_);
+      b.codes_[s->index] = rc;
+      b.results_[s->index] = std::move(result);
+      --b.pending_;
+    }
+    b.done_.notify_all();
+  }
+
+  void wait() {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+  }
+
+  std::vector<std::optional<Result>>& results() { return results_; }
+  const std::vector<int>& codes() const { return codes_; }
+
+ private:
+  std::vector<Slot> slots_;
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::vector<std::optional<Result>> results_;  // Guarded by mu_ until wait() returns.
+  std::vector<int> codes_;                      // Guarded by mu_ until wait() returns.
+  std::size_t pending_;                         // Guarded by mu_.
+};
+
 }  // namespace
+
+ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
+  constexpr std::string_view kScheme = "zookeeper://";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", uri));
+  }
+  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view query;
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  ZkAddress a;
+  a.path = std::string(default_path);
+  const auto slash = rest.find('/');
+  a.hosts = std::string(rest.substr(0, slash));
+  if (a.hosts.empty()) {
+    throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", uri));
+  }
+  if (slash != std::string_view::npos && rest.size() > slash + 1) {
+    a.path = std::string(rest.substr(slash));
+    while (a.path.size() > 1 && a.path.back() == '/') {
+      a.path.pop_back();
+    }
+    if (a.path.find("//") != std::string::npos) {
+      throw InvalidArgument(fmt::format("ZooKeeper URI '{}': path has an empty component", uri));
+    }
+  }
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (key != "session_timeout_ms") {
+      throw InvalidArgument(fmt::format(
+          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", uri, key));
+    }
+    if (ec != std::errc() || end != value.data() + value.size() || n <= 0) {
+      throw InvalidArgument(
+          fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", uri));
+    }
+    a.session_timeout = std::chrono::milliseconds(n);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return a;
+}
 
 ZkOp ZkOp::create(std::string path, std::string data, ZkMode mode) {
   return ZkOp{Kind::kCreate, std::move(path), std::move(data), mode, -1};
@@ -145,6 +245,9 @@ void ZkClient::fail(int rc, std::string_view what, const std::string& path) cons
     case ZBADVERSION:
     case ZNOTEMPTY:
       throw InvalidState(message);
+    case ZCONNECTIONLOSS:
+    case ZOPERATIONTIMEOUT:
+      throw ZkConnectionLoss(message);
     default:
       throw StorageFailure(message);
   }
@@ -210,6 +313,65 @@ std::optional<ZkStat> ZkClient::exists(const std::string& path) {
     fail(rc, "exists", path);
   }
   return convert(stat);
+}
+
+std::vector<std::optional<ZkNode>> ZkClient::get_many(const std::vector<std::string>& paths) {
+  using NodeBatch = Batch<ZkNode>;
+  NodeBatch batch(paths.size());
+  const data_completion_t done = [](int rc, const char* value, int length, const Stat* stat,
+                                    const void* slot) {
+    std::optional<ZkNode> node;
+    if (rc == ZOK && stat != nullptr) {
+      node = ZkNode{value != nullptr && length > 0
+                        ? std::string(value, static_cast<std::size_t>(length))
+                        : std::string(),
+                    convert(*stat)};
+    }
+    NodeBatch::complete(slot, rc, std::move(node));
+  };
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const int rc = zoo_aget(zh_, paths[i].c_str(), 0, done, batch.slot(i));
+    if (rc != ZOK) {
+      NodeBatch::complete(batch.slot(i), rc, std::nullopt);  // not sent: no completion comes
+    }
+  }
+  batch.wait();
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (batch.codes()[i] != ZOK && batch.codes()[i] != ZNONODE) {
+      fail(batch.codes()[i], "get", paths[i]);
+    }
+  }
+  return std::move(batch.results());
+}
+
+std::vector<std::optional<std::vector<std::string>>> ZkClient::children_many(
+    const std::vector<std::string>& paths) {
+  using NamesBatch = Batch<std::vector<std::string>>;
+  NamesBatch batch(paths.size());
+  const strings_completion_t done = [](int rc, const String_vector* names, const void* slot) {
+    std::optional<std::vector<std::string>> out;
+    if (rc == ZOK && names != nullptr) {
+      out.emplace();
+      out->reserve(static_cast<std::size_t>(names->count));
+      for (int i = 0; i < names->count; ++i) {
+        out->emplace_back(names->data[i]);
+      }
+    }
+    NamesBatch::complete(slot, rc, std::move(out));
+  };
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const int rc = zoo_aget_children(zh_, paths[i].c_str(), 0, done, batch.slot(i));
+    if (rc != ZOK) {
+      NamesBatch::complete(batch.slot(i), rc, std::nullopt);
+    }
+  }
+  batch.wait();
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (batch.codes()[i] != ZOK && batch.codes()[i] != ZNONODE) {
+      fail(batch.codes()[i], "list children of", paths[i]);
+    }
+  }
+  return std::move(batch.results());
 }
 
 std::vector<std::string> ZkClient::children(const std::string& path, bool watch) {
@@ -310,9 +472,16 @@ bool ZkClient::connected() const {
   return state_ == ZOO_CONNECTED_STATE;
 }
 
+bool ZkClient::wait_connected(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return state_changed_.wait_for(lock, timeout, [&] {
+    return state_ == ZOO_CONNECTED_STATE || state_ == ZOO_EXPIRED_SESSION_STATE;
+  }) && state_ == ZOO_CONNECTED_STATE;
+}
+
 bool ZkClient::expired() const {
   std::lock_guard lock(mu_);
   return state_ == ZOO_EXPIRED_SESSION_STATE;
 }
 
-}  // namespace caboose::jobs::detail
+}  // namespace caboose::clients

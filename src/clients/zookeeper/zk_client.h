@@ -1,6 +1,7 @@
-// A ZooKeeper client: the C client's multi-threaded API (synchronous calls; watches and session
-// events arrive on its completion thread) behind one RAII handle, with its codes mapped to
-// caboose's errors once, here. Thread-safe.
+// A ZooKeeper client: the C client's multi-threaded API (synchronous calls, plus batches of reads
+// sent at once; watches and session events arrive on its completion thread) behind one RAII
+// handle, with its codes mapped to caboose's errors once, here. Thread-safe. Shared by the
+// ZooKeeper jobboard and the ZooKeeper persistence backend.
 #pragma once
 
 #include <chrono>
@@ -16,7 +17,27 @@
 
 #include <zookeeper/zookeeper.h>
 
-namespace caboose::jobs::detail {
+#include "caboose/core/errors.h"
+
+namespace caboose::clients {
+
+// The connection dropped (or timed out) before the server answered: whether a write took effect
+// is unknown until it is read back.
+class ZkConnectionLoss : public StorageFailure {
+ public:
+  using StorageFailure::StorageFailure;
+};
+
+// Where a zookeeper:// URI points: zookeeper://host:port[,host:port...][/path][?options].
+struct ZkAddress {
+  std::string hosts;
+  std::string path;
+  std::chrono::milliseconds session_timeout{10000};
+};
+
+// Parses `uri`; `default_path` when it names none. Options: session_timeout_ms. Throws
+// InvalidArgument naming what is wrong.
+ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path);
 
 struct ZkStat {
   std::int64_t czxid = 0;  // the zxid that created the node: grows with every create
@@ -77,6 +98,12 @@ class ZkClient {
   void ensure_path(const std::string& path);
   std::optional<ZkNode> get(const std::string& path);
   std::optional<ZkStat> exists(const std::string& path);
+  // Reads every path at once (one round trip for the batch, not one per node); nullopt for an
+  // absent node.
+  std::vector<std::optional<ZkNode>> get_many(const std::vector<std::string>& paths);
+  // Lists the children of every path at once; nullopt for an absent node.
+  std::vector<std::optional<std::vector<std::string>>> children_many(
+      const std::vector<std::string>& paths);
   // The node's children, by name. With `watch`, the next change to them calls the child watcher
   // (set_child_watcher) once, on the completion thread. NotFound when the node is absent.
   std::vector<std::string> children(const std::string& path, bool watch = false);
@@ -94,6 +121,8 @@ class ZkClient {
   bool connected() const;
   // Whether the server expired the session: its ephemeral nodes are gone; make a new client.
   bool expired() const;
+  // Waits up to `timeout` for the session to be connected; false if it is not (or expired).
+  bool wait_connected(std::chrono::milliseconds timeout) const;
   const std::string& hosts() const { return hosts_; }
 
  private:
@@ -102,7 +131,7 @@ class ZkClient {
 
   const std::string hosts_;
   mutable std::mutex mu_;
-  std::condition_variable state_changed_;
+  mutable std::condition_variable state_changed_;
   int state_ = 0;  // Guarded by mu_: ZooKeeper's session state (ZOO_CONNECTED_STATE, ...).
   std::function<void(const std::string&)> child_watcher_;  // Guarded by mu_.
   zhandle_t* zh_ = nullptr;
@@ -111,4 +140,4 @@ class ZkClient {
 // ZooKeeper's name of a code ("ZNONODE", ...), for messages.
 std::string zk_error_name(int rc);
 
-}  // namespace caboose::jobs::detail
+}  // namespace caboose::clients
