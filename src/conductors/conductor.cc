@@ -62,30 +62,55 @@ std::string host_name() {
 
 }  // namespace
 
-// Renews every held claim every `every`; loses a claim the board refuses, or whose local
-// deadline passed without a renewal.
+// Renews every held claim every `every`, and at once when the board says its claims are in
+// doubt; loses a claim the board refuses, or whose local deadline passed without a renewal.
 class Conductor::Keeper {
  public:
   Keeper(jobs::JobBoard& board, std::chrono::milliseconds lease, std::chrono::milliseconds every,
          const Clock& clock)
-      : board_(board), lease_(lease), every_(every), clock_(clock) {}
+      : board_(board), lease_(lease), every_(every), clock_(clock) {
+    // The board may call after the keeper is gone: the alarm outlives it.
+    watch_ = board_.watch_claims([weak = std::weak_ptr<Alarm>(alarm_)] {
+      if (const std::shared_ptr<Alarm> alarm = weak.lock()) {
+        alarm->ring();
+      }
+    });
+  }
+  ~Keeper() { board_.unwatch_claims(watch_); }
+  Keeper(const Keeper&) = delete;
+  Keeper& operator=(const Keeper&) = delete;
 
   void add(const std::shared_ptr<Running>& running) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(alarm_->mu);
     held_.push_back(running);
   }
   void remove(const std::shared_ptr<Running>& running) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(alarm_->mu);
     std::erase(held_, running);
   }
 
  private:
+  struct Alarm {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    bool rung = false;  // Guarded by mu.
+    void ring() {
+      {
+        std::lock_guard lock(mu);
+        rung = true;
+      }
+      wake.notify_all();
+    }
+  };
+
   void loop(std::stop_token stop) {
-    std::unique_lock lock(mu_);
-    while (!wake_.wait_for(lock, stop, every_, [] { return false; })) {
+    std::unique_lock lock(alarm_->mu);
+    for (;;) {
+      alarm_->wake.wait_for(lock, stop, every_, [&] { return alarm_->rung; });
       if (stop.stop_requested()) {
         return;
       }
+      alarm_->rung = false;
       const std::vector<std::shared_ptr<Running>> held = held_;
       lock.unlock();  // no lock across the board's I/O
       for (const auto& running : held) {
@@ -127,9 +152,9 @@ class Conductor::Keeper {
   const std::chrono::milliseconds lease_;
   const std::chrono::milliseconds every_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::condition_variable_any wake_;
-  std::vector<std::shared_ptr<Running>> held_;  // Guarded by mu_.
+  const std::shared_ptr<Alarm> alarm_ = std::make_shared<Alarm>();
+  std::vector<std::shared_ptr<Running>> held_;  // Guarded by alarm_->mu.
+  std::uint64_t watch_ = 0;
 
   std::jthread thread_{[this](std::stop_token stop) { loop(stop); }};  // last: joins first
 };

@@ -75,6 +75,30 @@ Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions&
   return job;
 }
 
+std::uint64_t JobBoard::watch_claims(std::function<void()> in_doubt) {
+  std::lock_guard lock(watchers_mu_);
+  claim_watchers_.emplace(++next_watcher_, std::move(in_doubt));
+  return next_watcher_;
+}
+
+void JobBoard::unwatch_claims(std::uint64_t id) {
+  std::lock_guard lock(watchers_mu_);
+  claim_watchers_.erase(id);
+}
+
+void JobBoard::claims_in_doubt() {
+  std::vector<std::function<void()>> watchers;
+  {
+    std::lock_guard lock(watchers_mu_);
+    for (const auto& [id, watcher] : claim_watchers_) {
+      watchers.push_back(watcher);
+    }
+  }
+  for (const auto& watcher : watchers) {
+    watcher();
+  }
+}
+
 void JobBoard::sort_in_claim_order(std::vector<Job>& jobs) {
   std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return a.priority != b.priority ? a.priority < b.priority : a.sequence < b.sequence;

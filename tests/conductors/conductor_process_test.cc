@@ -131,10 +131,14 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
 
   std::unique_ptr<ChildProcess> conductor(const std::string& name, int lease_ms,
                                           std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {
-        CABOOSE_BIN,     "conductor",      "--board", board_uri(lease_ms),
-        "--persistence", persistence_uri_, "--name",  name,
-        "--events",      "--wait-ms",      "50"};
+    return conductor_on(board_uri(lease_ms), name, std::move(extra));
+  }
+
+  std::unique_ptr<ChildProcess> conductor_on(const std::string& board, const std::string& name,
+                                             std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {CABOOSE_BIN,     "conductor",      "--board", board,
+                                     "--persistence", persistence_uri_, "--name",  name,
+                                     "--events",      "--wait-ms",      "50"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(argv, (dir_ / (name + ".out")).string());
   }
@@ -274,6 +278,60 @@ TEST_P(ConductorProcessTest, PausedHolderWhoseLeaseLapsedCannotWriteAfterItResum
   EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
   EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
   EXPECT_NE(paused->output().find("refused"), std::string::npos) << paused->output();
+  EXPECT_FALSE(board->find(job.uuid).has_value());  // the job ended once
+  EXPECT_TRUE(board->trashed().empty());
+}
+
+// ZooKeeper: the holder is paused past its session timeout (its lease is far longer). The
+// session expires, its ephemeral lock goes, another conductor takes the job over; the resumed
+// holder finds its session gone, reports the job lost, and none of its writes land.
+TEST_P(ConductorProcessTest, HolderWhoseSessionExpiredStopsWritingAndAnotherTakesOver) {
+  if (GetParam() != BoardKind::kZooKeeper) {
+    GTEST_SKIP() << "sessions are ZooKeeper's";
+  }
+  const std::string holder_board = "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" + ns_ +
+                                   "/jobs?lease_ms=60000&session_timeout_ms=1200";
+  auto board = jobs::fetch_jobboard(board_uri(60000));
+  const auto book = saved_flow(
+      *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
+  const Job job = post_job(*board, book);
+  auto paused = conductor_on(holder_board, "paused");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto* first = atom(book, "sleep-1");
+        return first != nullptr && first->state == AtomState::kSuccess;
+      },
+      30s))
+      << paused->output();
+  paused->signal(SIGSTOP);
+  // Only the session's expiry can free the job: its lease runs for a minute.
+  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s))
+      << paused->output();
+
+  AtomRuns runs;
+  BlockingConductor heir("heir", *board, *backend_, registry_,
+                         {.wait_timeout = 50ms, .listeners = runs.factory()});
+  EventLog events(heir.notifier());
+  {
+    Running running(heir);
+    ASSERT_TRUE(events.wait_for("job_consumed"))
+        << "heir's events: " << Value(events.names()).dump() << "\nstale holder's output:\n"
+        << paused->output();
+  }
+  const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
+  paused->signal(SIGCONT);
+  ASSERT_TRUE(
+      wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
+      << paused->output();
+  paused->signal(SIGTERM);
+  const auto status = paused->wait(30s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
+
+  EXPECT_EQ(runs.runs("sleep-1"), 0);
+  EXPECT_EQ(atom(book, "sleep-4")->state, AtomState::kSuccess);
+  EXPECT_EQ(flow_.state, FlowState::kSuccess);
+  EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
+  EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
   EXPECT_FALSE(board->find(job.uuid).has_value());  // the job ended once
   EXPECT_TRUE(board->trashed().empty());
 }

@@ -14,8 +14,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,7 +113,16 @@ class JobBoard {
   Notifier& notifier() { return notifier_; }
   virtual const BoardOptions& options() const = 0;
 
+  // `in_doubt` is called (on a thread of the board's, holding none of its locks) when the board
+  // learns that claims it granted may be gone (a ZooKeeper session expired, say): a holder renews
+  // at once to find out, instead of at its next renewal. Boards that cannot tell never call it.
+  // Returns the id unwatch_claims() takes.
+  std::uint64_t watch_claims(std::function<void()> in_doubt);
+  void unwatch_claims(std::uint64_t id);
+
  protected:
+  // For implementations: calls every claims watcher.
+  void claims_in_doubt();
   // For implementations. Throws InvalidArgument unless the lease and max_attempts are positive.
   static void check_options(const BoardOptions& options);
   // The job a post() makes (fresh uuid, times now, the board's attempt limit unless the post
@@ -122,6 +135,11 @@ class JobBoard {
   static void sort_in_bin_order(std::vector<Job>& jobs);
 
   Notifier notifier_;
+
+ private:
+  std::mutex watchers_mu_;
+  std::uint64_t next_watcher_ = 0;                                 // Guarded by watchers_mu_.
+  std::map<std::uint64_t, std::function<void()>> claim_watchers_;  // Guarded by watchers_mu_.
 };
 
 // sqlite:///relative.db, sqlite:////absolute.db (the embedded board of one host);

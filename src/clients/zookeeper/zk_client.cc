@@ -211,11 +211,20 @@ ZkClient::~ZkClient() {
 void ZkClient::on_event(zhandle_t* /*zh*/, int type, int state, const char* path, void* context) {
   auto* self = static_cast<ZkClient*>(context);
   if (type == ZOO_SESSION_EVENT) {
+    std::function<void(int)> watcher;
     {
       std::lock_guard lock(self->mu_);
       self->state_ = state;
+      watcher = self->session_watcher_;
     }
     self->state_changed_.notify_all();
+    if (watcher) {
+      try {
+        watcher(state);
+      } catch (...) {
+        // as for child watchers: nothing to report to on this thread
+      }
+    }
     return;
   }
   if (type == ZOO_CHILD_EVENT || type == ZOO_DELETED_EVENT) {
@@ -460,6 +469,11 @@ ZkMultiResult ZkClient::multi(const std::vector<ZkOp>& ops) {
 void ZkClient::set_child_watcher(std::function<void(const std::string& path)> watcher) {
   std::lock_guard lock(mu_);
   child_watcher_ = std::move(watcher);
+}
+
+void ZkClient::set_session_watcher(std::function<void(int state)> watcher) {
+  std::lock_guard lock(mu_);
+  session_watcher_ = std::move(watcher);
 }
 
 std::int64_t ZkClient::session_id() const {

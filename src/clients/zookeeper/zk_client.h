@@ -116,6 +116,9 @@ class ZkClient {
 
   // Called (on the completion thread, no lock held) with the path whose children changed.
   void set_child_watcher(std::function<void(const std::string& path)> watcher);
+  // Called (on the completion thread, no lock held) with each new session state
+  // (ZOO_CONNECTED_STATE, ZOO_CONNECTING_STATE, ZOO_EXPIRED_SESSION_STATE, ...).
+  void set_session_watcher(std::function<void(int state)> watcher);
   std::int64_t session_id() const;
   // Whether the session is connected now (not connecting again, not expired).
   bool connected() const;
@@ -134,6 +137,7 @@ class ZkClient {
   mutable std::condition_variable state_changed_;
   int state_ = 0;  // Guarded by mu_: ZooKeeper's session state (ZOO_CONNECTED_STATE, ...).
   std::function<void(const std::string&)> child_watcher_;  // Guarded by mu_.
+  std::function<void(int)> session_watcher_;               // Guarded by mu_.
   zhandle_t* zh_ = nullptr;
 };
 

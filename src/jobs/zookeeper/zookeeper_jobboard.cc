@@ -796,6 +796,12 @@ class ZooKeeperJobBoard final : public JobBoard {
         }
         changed_.notify_all();
       });
+      // The session's expiry takes our ephemeral locks with it: holders should renew now.
+      client_->set_session_watcher([this](int state) {
+        if (state == ZOO_EXPIRED_SESSION_STATE) {
+          claims_in_doubt();
+        }
+      });
       for (const std::string& path : {jobs_, trash_, extras_, records_}) {
         client_->ensure_path(path);
       }
