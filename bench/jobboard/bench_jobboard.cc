@@ -3,9 +3,14 @@
 // the zookeeper:// board (argument 2: a private ZooKeeper, or CABOOSE_BENCH_ZOOKEEPER=host:port).
 // Post: posts per second. ClaimConsume/<board>/<N>: claim + consume cycles per second, one job
 // at a time, while N other jobs wait on the board (the cost must not grow with N).
+// TaskFlowZooKeeperPost and TaskFlowZooKeeperClaimConsume/<N> measure Python TaskFlow's
+// ZooKeeper board the same way, on the same server, in the same run (taskflow_zk_jobboard.py,
+// Debian's python3-taskflow; skipped when CABOOSE_BENCH_PYTHON=0).
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -15,6 +20,7 @@
 #include <benchmark/benchmark.h>
 
 #include "caboose/core/uuid.h"
+#include "caboose/core/value.h"
 #include "caboose/jobs/jobboard.h"
 
 #include "persistence/temp_dir.h"
@@ -75,6 +81,63 @@ void BM_ClaimConsume(benchmark::State& state) {
 BENCHMARK(BM_ClaimConsume)
     ->ArgsProduct({{0, 1, 2}, {0, 10, 10000, 100000}})
     ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// Runs the Python side against the ZooKeeper the C++ cases use; its JSON line's numbers become
+// the case's counters.
+void run_python(benchmark::State& state, const std::string& arguments) {
+  const char* enabled = std::getenv("CABOOSE_BENCH_PYTHON");
+  if (enabled != nullptr && std::string(enabled) == "0") {
+    state.SkipWithError("CABOOSE_BENCH_PYTHON=0");
+    return;
+  }
+  const char* zk = std::getenv("CABOOSE_BENCH_ZOOKEEPER");
+  const std::string hosts =
+      zk != nullptr ? zk : caboose::testing::ZooKeeperServer::shared().hosts();
+  const std::string command = "/usr/bin/python3 " CABOOSE_BENCH_JOBBOARD_DIR
+                              "/taskflow_zk_jobboard.py " +
+                              hosts + " " + arguments;
+  std::string output;
+  for (auto _ : state) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+      state.SkipWithError("cannot run /usr/bin/python3");
+      return;
+    }
+    std::array<char, 4096> buffer{};
+    while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+      output += buffer.data();
+    }
+    if (::pclose(pipe) != 0) {
+      state.SkipWithError(("the Python side failed: " + command).c_str());
+      return;
+    }
+  }
+  const caboose::Value result = caboose::Value::parse(output, nullptr, false);
+  if (!result.is_object()) {
+    state.SkipWithError(("the Python side printed no JSON: " + output).c_str());
+    return;
+  }
+  for (const auto& [name, value] : result.items()) {
+    state.counters[name] = value.get<double>();
+  }
+}
+
+void BM_TaskFlowZooKeeperPost(benchmark::State& state) {
+  run_python(state, "post 2000");
+}
+BENCHMARK(BM_TaskFlowZooKeeperPost)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_TaskFlowZooKeeperClaimConsume(benchmark::State& state) {
+  run_python(state, "claim " + std::to_string(state.range(0)) + " 300");
+}
+BENCHMARK(BM_TaskFlowZooKeeperClaimConsume)
+    ->Arg(0)
+    ->Arg(10)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -238,8 +239,14 @@ class ZooKeeperJobBoard final : public JobBoard {
     skipped_.clear();
     std::vector<Job> jobs;
     const TimePoint at = now();
-    for (const std::string& node : job_nodes(zk)) {
-      std::optional<Job> job = read_job(zk, jobs_, node);
+    const std::vector<std::string> listing = zk.children(jobs_);
+    std::vector<std::string> nodes;
+    for (const std::string& child : listing) {
+      if (is_job_name(child)) {
+        nodes.push_back(child);
+      }
+    }
+    for (std::optional<Job>& job : read_jobs(zk, jobs_, nodes, &listing)) {
       if (!job) {
         continue;
       }
@@ -465,8 +472,8 @@ class ZooKeeperJobBoard final : public JobBoard {
     ZkClient& zk = open();
     skipped_.clear();
     std::vector<Job> jobs;
-    for (const std::string& node : zk.children(trash_)) {
-      if (std::optional<Job> job = read_job(zk, trash_, node)) {
+    for (std::optional<Job>& job : read_jobs(zk, trash_, zk.children(trash_))) {
+      if (job) {
         jobs.push_back(std::move(*job));
       }
     }
@@ -693,13 +700,19 @@ class ZooKeeperJobBoard final : public JobBoard {
     } catch (const NotFound&) {
       return std::nullopt;
     }
+    std::vector<std::string> unseen;
+    std::vector<std::string> paths;
     for (const std::string& child : children) {
       const std::string path = dir + "/" + child;
-      if (!is_job_name(child) || uuid_at_.contains(path)) {
-        continue;
+      if (is_job_name(child) && !uuid_at_.contains(path)) {
+        unseen.push_back(child);
+        paths.push_back(path);
       }
-      if (const std::optional<ZkNode> node = zk.get(path)) {
-        remember(dir, child, posting_uuid(node->data));
+    }
+    const std::vector<std::optional<ZkNode>> postings = zk.get_many(paths);
+    for (std::size_t i = 0; i < unseen.size(); ++i) {
+      if (postings[i]) {
+        remember(dir, unseen[i], posting_uuid(postings[i]->data));
       }
     }
     if (const auto it = path_of_.find(key); it != path_of_.end()) {
@@ -733,7 +746,65 @@ class ZooKeeperJobBoard final : public JobBoard {
   // The job in node `node` of `dir`, with its claim and caboose's fields; nullopt if gone or
   // unreadable (recorded in skipped_).
   std::optional<Job> read_job(ZkClient& zk, const std::string& dir, const std::string& node) {
-    const std::optional<ZkNode> posting = zk.get(dir + "/" + node);
+    return std::move(read_jobs(zk, dir, {node}).front());
+  }
+
+  // The jobs in nodes `nodes` of `dir`, as read_job() reads one, in batches: two round trips per
+  // batch (postings, then extras and locks together), not three per job. With `listing` (the
+  // names listed under `dir`), only the locks it shows are read.
+  std::vector<std::optional<Job>> read_jobs(ZkClient& zk, const std::string& dir,
+                                            const std::vector<std::string>& nodes,
+                                            const std::vector<std::string>* listing = nullptr) {
+    constexpr std::size_t kBatch = 1024;
+    std::vector<std::optional<Job>> out(nodes.size());
+    std::set<std::string> locks;
+    if (listing != nullptr) {
+      for (const std::string& name : *listing) {
+        if (name.ends_with(".lock")) {
+          locks.insert(name);
+        }
+      }
+    }
+    for (std::size_t begin = 0; begin < nodes.size(); begin += kBatch) {
+      const std::size_t end = std::min(nodes.size(), begin + kBatch);
+      std::vector<std::string> paths;
+      for (std::size_t i = begin; i < end; ++i) {
+        paths.push_back(dir + "/" + nodes[i]);
+      }
+      const std::vector<std::optional<ZkNode>> postings = zk.get_many(paths);
+      std::vector<std::string> more;  // extras, and locks, of the jobs decoded
+      std::vector<std::pair<std::size_t, std::size_t>> at(end - begin, {SIZE_MAX, SIZE_MAX});
+      for (std::size_t i = begin; i < end; ++i) {
+        std::optional<Job> job = decode_node(dir, nodes[i], postings[i - begin]);
+        if (!job) {
+          continue;
+        }
+        at[i - begin].first = more.size();
+        more.push_back(extras_ + "/" + job->uuid);
+        const std::string lock = nodes[i] + ".lock";
+        if (dir != trash_ && (listing == nullptr || locks.contains(lock))) {
+          at[i - begin].second = more.size();
+          more.push_back(dir + "/" + lock);
+        }
+        out[i] = std::move(job);
+      }
+      const std::vector<std::optional<ZkNode>> read = zk.get_many(more);
+      static const std::optional<ZkNode> kAbsent;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (out[i]) {
+          const auto [extras, lock] = at[i - begin];
+          complete_job(*out[i], dir, read[extras], lock == SIZE_MAX ? kAbsent : read[lock]);
+          remember(dir, nodes[i], out[i]->uuid);
+        }
+      }
+    }
+    return out;
+  }
+
+  // The posting in node `node` of `dir`; nullopt if gone, completed (TaskFlow empties it) or
+  // unreadable (recorded in skipped_).
+  std::optional<Job> decode_node(const std::string& dir, const std::string& node,
+                                 const std::optional<ZkNode>& posting) {
     if (!posting || posting->data.empty() || posting->data == "{}") {
       return std::nullopt;  // TaskFlow's COMPLETE
     }
@@ -752,7 +823,13 @@ class ZooKeeperJobBoard final : public JobBoard {
     job.sequence = sequence_of(node);
     job.created_on = from_micros(posting->stat.ctime_ms * 1000);
     job.last_modified = from_micros(posting->stat.mtime_ms * 1000);
-    const Extras extras = Extras::read(zk.get(extras_ + "/" + job.uuid));
+    return job;
+  }
+
+  // Fills in caboose's fields (from the extras node) and the claim (from the lock node).
+  void complete_job(Job& job, const std::string& dir, const std::optional<ZkNode>& extras_node,
+                    const std::optional<ZkNode>& lock_node) const {
+    const Extras extras = Extras::read(extras_node);
     job.attempts = extras.attempts;
     job.max_attempts = extras.max_attempts > 0 ? extras.max_attempts : options_.max_attempts;
     if (extras.not_before) {
@@ -768,16 +845,14 @@ class ZooKeeperJobBoard final : public JobBoard {
     job.trash_reason = extras.trash_reason;
     if (dir == trash_) {
       job.state = JobState::kTrashed;
-      return job;
+      return;
     }
-    if (const std::optional<Lock> held = Lock::read(zk.get(dir + "/" + node + ".lock"))) {
+    if (const std::optional<Lock> held = Lock::read(lock_node)) {
       if (!lapsed(*held, extras, now())) {
         job.state = JobState::kClaimed;
         job.owner = held->owner;
       }
     }
-    remember(dir, node, job.uuid);
-    return job;
   }
 
   ZkClient& open() {
