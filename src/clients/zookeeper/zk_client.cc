@@ -68,13 +68,14 @@ class Batch {
   static void complete(const void* slot, int rc, std::optional<Result> result) {
     const auto* s = static_cast<const Slot*>(slot);
     Batch& b = *s->batch;
-    {
-      std::lock_guard lock(b.mu_);
-      b.codes_[s->index] = rc;
-      b.results_[s->index] = std::move(result);
-      --b.pending_;
+    std::lock_guard lock(b.mu_);
+    b.codes_[s->index] = rc;
+    b.results_[s->index] = std::move(result);
+    // Notified under the lock: once the waiter sees pending_ at 0 it returns and destroys the
+    // batch, which must not happen while this thread still uses the condition variable.
+    if (--b.pending_ == 0) {
+      b.done_.notify_all();
     }
-    b.done_.notify_all();
   }
 
   void wait() {
