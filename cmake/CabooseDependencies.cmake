@@ -8,6 +8,8 @@ find_package(PostgreSQL REQUIRED)          # libpq-dev
 find_package(PkgConfig REQUIRED)           # pkg-config
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # libhiredis-dev
 find_package(CLI11 REQUIRED)               # libcli11-dev
+# libcurl4-openssl-dev: only its headers (the library is dlopen()ed, src/jobs/etcd/libcurl.h).
+pkg_check_modules(CURL REQUIRED libcurl)
 list(APPEND CMAKE_MODULE_PATH ${CMAKE_CURRENT_LIST_DIR})
 find_package(ZooKeeper REQUIRED)           # libzookeeper-mt-dev (cmake/FindZooKeeper.cmake)
 if(CABOOSE_BUILD_TESTS)

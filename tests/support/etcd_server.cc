@@ -1,0 +1,174 @@
+#include "support/etcd_server.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/loopback.h"
+
+namespace caboose::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kEtcd = "/usr/bin/etcd";
+
+// Whether the server answers GET /health with "true".
+bool healthy(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  std::string reply;
+  const std::string request = "GET /health HTTP/1.0\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buffer[512];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+      reply.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return reply.find("\"health\":\"true\"") != std::string::npos;
+}
+
+}  // namespace
+
+EtcdServer& EtcdServer::shared() {
+  static EtcdServer server;
+  return server;
+}
+
+EtcdServer::EtcdServer() {
+  if (!fs::exists(kEtcd)) {
+    throw std::runtime_error("etcd not found (apt-get install etcd-server)");
+  }
+  std::string pattern = (fs::temp_directory_path() / "caboose-etcd-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  dir_ = pattern;
+  // A port taken between our probe and the server's bind makes it fail: pick others.
+  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+    port_ = free_port();
+    peer_port_ = free_port();
+    if (peer_port_ == port_) {
+      continue;
+    }
+    fs::remove_all(dir_ + "/data");
+    start();
+  }
+  if (pid_ < 0) {
+    const std::string dir = dir_;
+    stop(SIGKILL);
+    throw std::runtime_error("etcd would not start (its output was in " + dir + "/etcd.out)");
+  }
+}
+
+void EtcdServer::start() {
+  const std::string client = "http://127.0.0.1:" + std::to_string(port_);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid == 0) {
+    std::vector<std::string> argv = {kEtcd,
+                                     "--name=caboose-test",
+                                     "--data-dir=" + dir_ + "/data",
+                                     "--listen-client-urls=" + client,
+                                     "--advertise-client-urls=" + client,
+                                     "--listen-peer-urls=" + peer,
+                                     "--initial-advertise-peer-urls=" + peer,
+                                     "--initial-cluster=caboose-test=" + peer,
+                                     "--log-level=error",
+                                     "--logger=zap"};
+    std::vector<char*> args;
+    for (std::string& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    // Dies with the test process even when that is killed (no destructor runs then).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const std::string out = dir_ + "/etcd.out";
+    if (std::freopen(out.c_str(), "a", stdout) == nullptr ||
+        std::freopen(out.c_str(), "a", stderr) == nullptr) {
+      _exit(126);
+    }
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return;  // it exited (a port was taken, say): the caller tries others
+    }
+    if (healthy(port_)) {
+      pid_ = pid;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+void EtcdServer::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+void EtcdServer::restart() {
+  kill();
+  start();
+  if (pid_ < 0) {
+    throw std::runtime_error("etcd would not restart, see " + dir_ + "/etcd.out");
+  }
+}
+
+EtcdServer::~EtcdServer() {
+  stop(SIGTERM);
+}
+
+void EtcdServer::stop(int signal) noexcept {
+  if (pid_ > 0) {
+    ::kill(pid_, signal);
+    // SIGTERM first; SIGKILL when it does not end within five seconds.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = -1;
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string EtcdServer::hosts() const {
+  return "127.0.0.1:" + std::to_string(port_);
+}
+
+}  // namespace caboose::testing
