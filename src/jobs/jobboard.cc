@@ -9,6 +9,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
 
+#include "jobs/etcd/etcd_jobboard.h"
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
 #include "jobs/zookeeper/zookeeper_jobboard.h"
@@ -149,9 +150,10 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
         fmt::format("jobboard URI '{}' has no scheme (expected sqlite:///board.db)", uri));
   }
   const std::string_view scheme = uri.substr(0, colon);
-  if (scheme != "sqlite" && scheme != "redis" && scheme != "zookeeper") {
+  if (scheme != "sqlite" && scheme != "redis" && scheme != "zookeeper" && scheme != "etcd") {
     throw InvalidArgument(fmt::format(
-        "jobboard URI scheme '{}' is not supported (known: sqlite, redis, zookeeper)", scheme));
+        "jobboard URI scheme '{}' is not supported (known: sqlite, redis, zookeeper, etcd)",
+        scheme));
   }
   // The board's own options (lease_ms, max_attempts) are taken here for every scheme; the rest
   // of the query is the backend's.
@@ -174,7 +176,7 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
       options.lease = std::chrono::milliseconds(positive_integer(uri, key, value));
     } else if (key == "max_attempts") {
       options.max_attempts = positive_integer(uri, key, value);
-    } else if (scheme == "redis" || scheme == "zookeeper") {
+    } else if (scheme == "redis" || scheme == "zookeeper" || scheme == "etcd") {
       backend_query += (backend_query.empty() ? "?" : "&") + std::string(item);
     } else {
       throw InvalidArgument(
@@ -188,6 +190,9 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
   }
   if (scheme == "zookeeper") {
     return make_zookeeper_jobboard(backend_uri + backend_query, options);
+  }
+  if (scheme == "etcd") {
+    return make_etcd_jobboard(backend_uri + backend_query, options);
   }
   const std::string_view location = std::string_view(backend_uri).substr(colon + 3);
   if (location.empty()) {

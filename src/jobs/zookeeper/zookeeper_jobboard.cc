@@ -29,7 +29,7 @@
 
 #include "clients/zookeeper/zk_client.h"
 #include "core/log.h"
-#include "persistence/json_text.h"
+#include "jobs/json_posting.h"
 
 namespace caboose::jobs {
 namespace {
@@ -59,59 +59,6 @@ std::int64_t micros(TimePoint t) {
 
 TimePoint from_micros(std::int64_t us) {
   return TimePoint(std::chrono::microseconds(us));
-}
-
-// The posting TaskFlow writes (oslo jsonutils.dumps): uuid, name, priority, details, book.
-std::string encode_posting(const Job& job) {
-  std::string out = fmt::format(R"({{"uuid": {}, "name": {}, "priority": {}, "details": {})",
-                                Value(job.uuid).dump(), persistence::detail::python_json(job.name),
-                                Value(std::string(to_string(job.priority))).dump(),
-                                persistence::detail::python_json(job.details));
-  if (job.book_uuid) {
-    out += fmt::format(R"(, "book": {{"name": {}, "uuid": {}}})",
-                       persistence::detail::python_json(job.book_name.value_or("")),
-                       Value(*job.book_uuid).dump());
-  }
-  out += "}";
-  return out;
-}
-
-// A posting as TaskFlow reads one: a JSON object with "uuid" and "name"; a missing priority is
-// NORMAL. InvalidFormat saying what is wrong.
-Job decode_posting(const std::string& data) {
-  const Value v = Value::parse(data, nullptr, /*allow_exceptions=*/false);
-  if (!v.is_object()) {
-    throw InvalidFormat("the posting is not a JSON object");
-  }
-  if (!v.contains("uuid") || !v["uuid"].is_string() || !v.contains("name") ||
-      !v["name"].is_string()) {
-    throw InvalidFormat("the posting has no uuid or name");
-  }
-  Job job;
-  job.uuid = v["uuid"].get<std::string>();
-  job.name = v["name"].get<std::string>();
-  if (v.contains("priority")) {
-    if (!v["priority"].is_string()) {
-      throw InvalidFormat("the posting's priority is not a string");
-    }
-    job.priority = parse_job_priority(v["priority"].get<std::string>());
-  }
-  if (v.contains("details") && !v["details"].is_null()) {
-    if (!v["details"].is_object()) {
-      throw InvalidFormat("the posting's details are not an object");
-    }
-    job.details = v["details"];
-  }
-  if (v.contains("book") && v["book"].is_object()) {
-    const Value& book = v["book"];
-    if (book.contains("uuid") && book["uuid"].is_string()) {
-      job.book_uuid = book["uuid"].get<std::string>();
-    }
-    if (book.contains("name") && book["name"].is_string()) {
-      job.book_name = book["name"].get<std::string>();
-    }
-  }
-  return job;
 }
 
 // caboose's fields of one job (<.caboose>/<uuid>).
@@ -223,8 +170,9 @@ class ZooKeeperJobBoard final : public JobBoard {
       ZkClient& zk = open();
       // The extras first: a job is never listed without them.
       zk.create(extras_ + "/" + job.uuid, extras.dump());
-      const std::string path =
-          zk.create(jobs_ + "/job", encode_posting(job), ZkMode::kPersistentSequential);
+      const std::string path = zk.create(
+          jobs_ + "/job", detail::encode_json_posting(job, detail::PostingLayout::kZooKeeper),
+          ZkMode::kPersistentSequential);
       const std::string node = path.substr(path.rfind('/') + 1);
       job.sequence = sequence_of(node);
       remember(jobs_, node, job.uuid);
@@ -810,7 +758,7 @@ class ZooKeeperJobBoard final : public JobBoard {
     }
     Job job;
     try {
-      job = decode_posting(posting->data);
+      job = detail::decode_json_posting(posting->data);
     } catch (const Error& e) {
       const auto known = uuid_at_.find(dir + "/" + node);
       const std::string problem = fmt::format(
