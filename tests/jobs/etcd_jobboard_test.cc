@@ -1,6 +1,6 @@
 // The etcd:// jobboard against the jobboard conformance suite, on a private etcd (a fresh board
 // path per test; another() is a second board object, with its own connection and etcd lease),
-// then its URIs and its key layout.
+// then its URIs and its faults: a claim lapsing while its holder runs, the server restarting.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -179,6 +179,139 @@ TEST(EtcdJobBoardLayout, JobPostedByTaskFlowRuns) {
   EXPECT_EQ(board->job_count(), 0u);
   EXPECT_TRUE(etcd.range(EtcdOp::get_prefix(root + "/job")).kvs.empty());
   EXPECT_EQ(board->post("next").sequence, 8);  // the counter TaskFlow left is followed
+}
+
+}  // namespace
+}  // namespace caboose::jobs::testing
+
+namespace caboose::jobs::testing {
+namespace {
+
+// The holder's claim lapses while it still runs (a pause; its etcd lease is revoked too, as
+// when it expires): another board claims the job, the holder's consume is refused, and a
+// persistence write carrying its token is refused by the fence the new holder raised.
+TEST(EtcdJobBoardFaults, LapsedHolderIsRefusedByTheBoardAndTheFence) {
+  const TestBoard t(EtcdServer::shared().hosts(), "?lease_ms=300");
+  auto holder = fetch_jobboard(t.uri);
+  auto heir = fetch_jobboard(t.uri);
+  auto backend = persistence::make_memory_backend();
+  persistence::LogBook book = persistence::make_logbook("b");
+  persistence::FlowDetail flow = persistence::make_flow_detail("f");
+  persistence::AtomDetail atom;
+  atom.name = "a";
+  atom.uuid = make_uuid();
+  flow.atoms.push_back(atom);
+  book.flows.push_back(flow);
+  backend->save_logbook(book);
+
+  const Job job = holder->post("slow", {.book = book});
+  const Claim stale = holder->claim(job.uuid, "holder");
+  EXPECT_EQ(backend->fence(flow.uuid, stale.token), stale.token);
+  atom.state = AtomState::kRunning;
+  backend->update_atom_details(atom, stale.token);
+
+  // The etcd lease goes (revoked, as on expiry): the lock with it.
+  EtcdClient etcd(EtcdEndpoints{{EtcdServer::shared().hosts()}, 5000ms});
+  const std::optional<detail::EtcdKv> lock = t.lock(etcd);
+  ASSERT_TRUE(lock.has_value());
+  ASSERT_NE(lock->lease, 0);
+  etcd.lease_revoke(lock->lease);
+  EXPECT_FALSE(heir->find_owner(job.uuid).has_value());
+  EXPECT_THROW(holder->renew(stale), StaleClaim);
+
+  const Claim current = heir->claim(job.uuid, "heir");
+  EXPECT_GT(current.token, stale.token);
+  EXPECT_EQ(current.attempt, 2);
+  EXPECT_EQ(backend->fence(flow.uuid, current.token), current.token);
+
+  EXPECT_THROW(holder->consume(stale), StaleClaim);
+  EXPECT_THROW(holder->abandon(stale), StaleClaim);
+  atom.state = AtomState::kSuccess;
+  EXPECT_THROW(backend->update_atom_details(atom, stale.token), StaleClaim);
+  EXPECT_EQ(backend->get_atom_details(atom.uuid).state, AtomState::kRunning);
+  backend->update_atom_details(atom, current.token);
+  heir->consume(current);
+  EXPECT_EQ(holder->job_count(), 0u);
+}
+
+// The same with no help: the caboose lease (300 ms) ends while etcd's (whole seconds) still
+// holds the lock. The taking claim overwrites the stale lock in its transaction.
+TEST(EtcdJobBoardFaults, LapsedLeaseIsTakenOverBeforeEtcdsExpires) {
+  const TestBoard t(EtcdServer::shared().hosts(), "?lease_ms=300");
+  auto holder = fetch_jobboard(t.uri);
+  auto heir = fetch_jobboard(t.uri);
+  const Job job = holder->post("slow");
+  const Claim stale = holder->claim(job.uuid, "holder");
+  EXPECT_FALSE(heir->claim_many({job.uuid}, "heir").front().has_value());
+  // wait() wakes when the lease ends (no key changes then): the job is claimable again.
+  ASSERT_TRUE(heir->wait(10s));
+  const Claim current = heir->claim(job.uuid, "heir");
+  EXPECT_GT(current.token, stale.token);
+  // Taken over while etcd still held the stale lock (its lease lasts whole seconds): the lock
+  // was overwritten in the claim's transaction, so its creation is the stale claim's.
+  EtcdClient etcd(EtcdEndpoints{{EtcdServer::shared().hosts()}, 5000ms});
+  const std::optional<detail::EtcdKv> lock = t.lock(etcd);
+  ASSERT_TRUE(lock.has_value());
+  EXPECT_EQ(lock->create_revision, stale.token);
+  EXPECT_EQ(lock->mod_revision, current.token);
+  EXPECT_THROW(holder->consume(stale), StaleClaim);
+  EXPECT_THROW(holder->renew(stale), StaleClaim);
+  EXPECT_EQ(holder->find_owner(job.uuid), "heir");
+  heir->consume(current);
+}
+
+// The server is killed and started again (same data, same ports) while a job is claimed: the
+// claim survives (etcd keeps its leases), calls fail while it is down and work again after,
+// the watch comes back, and the job ends once.
+TEST(EtcdJobBoardFaults, ClaimSurvivesAServerRestart) {
+  EtcdServer server;  // its own: restarted here
+  const std::string uri = board_uri(server.hosts(), "?lease_ms=20000&timeout_ms=1000");
+  auto board = fetch_jobboard(uri);
+  auto other = fetch_jobboard(uri);
+  const Job job = board->post("survivor");
+  Claim claim = board->claim(job.uuid, "holder");
+  server.kill();
+  EXPECT_THROW(board->renew(claim), StorageFailure);
+  server.restart();
+  bool renewed = false;
+  for (int i = 0; i < 100 && !renewed; ++i) {  // until the server answers again
+    try {
+      claim = board->renew(claim);
+      renewed = true;
+    } catch (const StorageFailure&) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_TRUE(renewed);
+  EXPECT_THROW(other->claim(job.uuid, "thief"), UnclaimableJob);
+  EXPECT_EQ(other->find_owner(job.uuid), "holder");
+  // other's watch reconnected: a post wakes its wait().
+  std::thread poster([&] {
+    std::this_thread::sleep_for(200ms);
+    board->post("after-restart");
+  });
+  EXPECT_TRUE(other->wait(20s));
+  poster.join();
+  board->consume(claim);
+  EXPECT_EQ(other->job_count(), 1u);
+  EXPECT_FALSE(other->find(job.uuid).has_value());
+  EXPECT_THROW(board->consume(claim), NotFound);
+}
+
+// A board that closes ends its claims at once (its etcd lease is revoked): another board claims
+// without waiting for the lease.
+TEST(EtcdJobBoardFaults, ClosedBoardsClaimsEndAtOnce) {
+  const std::string uri = board_uri(EtcdServer::shared().hosts(), "?lease_ms=60000");
+  auto holder = fetch_jobboard(uri);
+  auto other = fetch_jobboard(uri);
+  const Job job = holder->post("j");
+  const Claim claim = holder->claim(job.uuid, "holder");
+  holder->close();
+  const Claim taken = other->claim(job.uuid, "heir");
+  EXPECT_EQ(taken.attempt, 2);
+  EXPECT_GT(taken.token, claim.token);
+  EXPECT_THROW(other->consume(claim), StaleClaim);
+  other->consume(taken);
 }
 
 }  // namespace
