@@ -25,6 +25,7 @@
 #include "conductors/conductor_cases.h"
 #include "persistence/temp_dir.h"
 #include "support/child_process.h"
+#include "support/etcd_server.h"
 #include "support/redis_server.h"
 #include "support/run_command.h"
 #include "support/zookeeper_server.h"
@@ -34,13 +35,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using caboose::testing::ChildProcess;
+using caboose::testing::EtcdServer;
 using caboose::testing::RedisServer;
 using caboose::testing::wait_until;
 using caboose::testing::ZooKeeperServer;
 using jobs::Job;
 using persistence::testing::TempDir;
 
-enum class BoardKind { kSqlite, kRedis, kZooKeeper };
+enum class BoardKind { kSqlite, kRedis, kZooKeeper, kEtcd };
 
 std::string board_name(BoardKind kind) {
   switch (kind) {
@@ -50,6 +52,8 @@ std::string board_name(BoardKind kind) {
       return "redis";
     case BoardKind::kZooKeeper:
       return "zookeeper";
+    case BoardKind::kEtcd:
+      return "etcd";
   }
   return "?";
 }
@@ -120,6 +124,10 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
   std::string board_uri(int lease_ms) const {
     if (GetParam() == BoardKind::kSqlite) {
       return "sqlite:///" + (dir_ / "board.db").string() + "?lease_ms=" + std::to_string(lease_ms);
+    }
+    if (GetParam() == BoardKind::kEtcd) {
+      return "etcd://" + EtcdServer::shared().hosts() + "/" + ns_ +
+             "?lease_ms=" + std::to_string(lease_ms);
     }
     if (GetParam() == BoardKind::kZooKeeper) {
       return "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" + ns_ +
@@ -362,7 +370,7 @@ TEST_P(ConductorProcessTest, SigtermReleasesTheRunningJobWithoutUsingAnAttempt) 
 
 INSTANTIATE_TEST_SUITE_P(Boards, ConductorProcessTest,
                          ::testing::Values(BoardKind::kSqlite, BoardKind::kRedis,
-                                           BoardKind::kZooKeeper),
+                                           BoardKind::kZooKeeper, BoardKind::kEtcd),
                          [](const auto& p) { return board_name(p.param); });
 
 }  // namespace
