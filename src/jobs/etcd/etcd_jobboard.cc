@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -225,33 +226,10 @@ class EtcdJobBoard final : public JobBoard {
     const std::string uuid(job_uuid);
     EtcdClient& etcd = open();
     const Located at = on_board(etcd, uuid, "claim");
-    const EtcdRecord& r = at.board;
     const TimePoint time = now();
-    EtcdExtras extras = EtcdExtras::parse(r.extras);
-    if (r.lock && !lapsed(r, time)) {
-      throw UnclaimableJob(
-          fmt::format("job {} is already claimed by '{}'", uuid, detail::lock_owner(*r.lock)));
-    }
-    if (extras.not_before && *extras.not_before > micros(time)) {
-      throw UnclaimableJob(fmt::format("job {} is not claimable yet", uuid));
-    }
     const std::int64_t lease = etcd_lease(etcd, time);
-    extras.uuid = uuid;
-    extras.attempts += 1;
-    extras.lease_until = micros(time + options_.lease);
-    if (extras.max_attempts == 0) {
-      extras.max_attempts = options_.max_attempts;  // a job TaskFlow posted
-    }
-    EtcdTxn txn;
-    txn.compare = {EtcdCompare::mod_revision(keys_.data(r.n), revision_of(r.data)),
-                   EtcdCompare::mod_revision(keys_.extras(r.n), revision_of(r.extras)),
-                   EtcdCompare::mod_revision(keys_.lock(r.n), revision_of(r.lock))};
-    txn.success = {
-        EtcdOp::put(keys_.lock(r.n), Value{{"owner", std::string(who)}, {"lease_id", lease}}.dump(),
-                    lease),
-        EtcdOp::put(keys_.extras(r.n), extras.dump()),
-        EtcdOp::put(keys_.modified(r.n), detail::modified_value(time))};
-    Claim claim{uuid, std::string(who), 0, extras.attempts, time + options_.lease};
+    Claim claim{uuid, std::string(who), 0, 0, time + options_.lease};
+    const EtcdTxn txn = claim_txn(at.board, claim, lease, time);
     EtcdTxnResult result;
     try {
       result = etcd.txn(txn);
@@ -269,6 +247,82 @@ class EtcdJobBoard final : public JobBoard {
     }
     claim.token = result.revision;
     return claim;
+  }
+
+  std::vector<std::optional<Claim>> claim_many(const std::vector<std::string>& job_uuids,
+                                               std::string_view who) override {
+    if (who.empty()) {
+      throw InvalidArgument("a claim needs a claimer's name");
+    }
+    std::vector<std::optional<Claim>> out(job_uuids.size());
+    EtcdClient& etcd = open();
+    // One round trip reads every job's keys, one claims all that can be (a nested transaction
+    // each: each succeeds or fails alone).
+    const std::vector<std::optional<std::int64_t>> numbers = numbers_of(etcd, job_uuids);
+    EtcdTxn read;
+    std::vector<std::size_t> read_for;
+    std::set<std::int64_t> seen;
+    for (std::size_t i = 0; i < job_uuids.size(); ++i) {
+      if (numbers[i] && seen.insert(*numbers[i]).second) {
+        read.success.push_back(EtcdOp::get_prefix(keys_.job(*numbers[i]) + "."));
+        read_for.push_back(i);
+      }
+    }
+    if (read_for.empty()) {
+      return out;
+    }
+    const EtcdTxnResult listed = etcd.txn(read);
+    const TimePoint time = now();
+    const std::int64_t lease = etcd_lease(etcd, time);
+    EtcdTxn batch;
+    std::vector<std::size_t> tried;
+    std::vector<Claim> claims;
+    for (std::size_t k = 0; k < read_for.size(); ++k) {
+      const std::size_t i = read_for[k];
+      auto records =
+          detail::group_records(listed.responses.at(k).range.kvs, keys_.jobs(), /*bin=*/false);
+      const EtcdRecord& r = records[*numbers[i]];
+      if (!r.data) {
+        continue;
+      }
+      Claim claim{job_uuids[i], std::string(who), 0, 0, time + options_.lease};
+      try {
+        batch.success.push_back(EtcdOp::nested(claim_txn(r, claim, lease, time)));
+      } catch (const UnclaimableJob&) {
+        continue;
+      }
+      tried.push_back(i);
+      claims.push_back(std::move(claim));
+    }
+    if (tried.empty()) {
+      return out;
+    }
+    EtcdTxnResult result;
+    try {
+      result = etcd.txn(batch);
+    } catch (const StorageFailure&) {
+      // The reply was lost: read each claim back before telling.
+      bool any = false;
+      for (std::size_t j = 0; j < tried.size(); ++j) {
+        if (const std::optional<std::int64_t> token =
+                claimed_after_all(etcd, claims[j].job_uuid, listed.revision, who, lease)) {
+          claims[j].token = *token;
+          out[tried[j]] = claims[j];
+          any = true;
+        }
+      }
+      if (!any) {
+        throw;
+      }
+      return out;
+    }
+    for (std::size_t j = 0; j < tried.size(); ++j) {
+      if (result.responses.at(j).txn.at(0).succeeded) {
+        claims[j].token = result.revision;
+        out[tried[j]] = claims[j];
+      }
+    }
+    return out;
   }
 
   Claim renew(const Claim& claim) override {
@@ -291,14 +345,77 @@ class EtcdJobBoard final : public JobBoard {
   }
 
   void consume(const Claim& claim) override {
+    if (const std::exception_ptr error = consume_many({claim}).front()) {
+      std::rethrow_exception(error);
+    }
+  }
+
+  // One round trip: a nested transaction per claim, comparing its lock's mod_revision with the
+  // token, then (as TaskFlow) deleting the prefix job<N>., and the index.
+  std::vector<std::exception_ptr> consume_many(const std::vector<Claim>& claims) override {
+    std::vector<std::exception_ptr> out(claims.size());
+    if (claims.empty()) {
+      return out;
+    }
     EtcdClient& etcd = open();
-    const EtcdRecord r = current(etcd, claim, "consume");
-    // As TaskFlow: delete_prefix(job<N>.), and the index.
-    commit(etcd, claim, r, "consume",
-           {EtcdOp::remove_prefix(keys_.job(r.n) + "."),
-            EtcdOp::remove(keys_.index + claim.job_uuid)});
-    forget(claim.job_uuid);
-    notifier_.notify("removal", Value{{"job_uuid", claim.job_uuid}, {"reason", "consumed"}});
+    std::vector<std::string> uuids;
+    for (const Claim& c : claims) {
+      uuids.push_back(c.job_uuid);
+    }
+    const std::vector<std::optional<std::int64_t>> numbers = numbers_of(etcd, uuids);
+    auto gone = [](const Claim& c) {
+      return std::make_exception_ptr(
+          NotFound(fmt::format("cannot consume job {}: it is not on the board", c.job_uuid)));
+    };
+    EtcdTxn batch;
+    std::vector<std::size_t> tried;
+    std::set<std::int64_t> seen;
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+      if (!numbers[i] || !seen.insert(*numbers[i]).second) {
+        out[i] = gone(claims[i]);  // unknown, or consumed by an earlier entry
+        continue;
+      }
+      const std::int64_t n = *numbers[i];
+      EtcdTxn one;
+      one.compare = {EtcdCompare::mod_revision(keys_.lock(n), claims[i].token)};
+      one.success = {EtcdOp::remove_prefix(keys_.job(n) + "."),
+                     EtcdOp::remove(keys_.index + claims[i].job_uuid)};
+      one.failure = {EtcdOp::get(keys_.data(n)), EtcdOp::get(keys_.lock(n))};
+      batch.success.push_back(EtcdOp::nested(std::move(one)));
+      tried.push_back(i);
+    }
+    if (tried.empty()) {
+      return out;
+    }
+    EtcdTxnResult result;
+    try {
+      result = etcd.txn(batch);
+    } catch (const StorageFailure&) {
+      for (const std::size_t i : tried) {
+        out[i] = std::current_exception();
+      }
+      return out;
+    }
+    for (std::size_t j = 0; j < tried.size(); ++j) {
+      const Claim& c = claims[tried[j]];
+      const EtcdTxnResult& r = result.responses.at(j).txn.at(0);
+      if (r.succeeded) {
+        forget(c.job_uuid);
+        notifier_.notify("removal", Value{{"job_uuid", c.job_uuid}, {"reason", "consumed"}});
+      } else if (r.responses.at(0).range.kvs.empty()) {
+        out[tried[j]] = gone(c);
+      } else {
+        const auto& lock = r.responses.at(1).range.kvs;
+        out[tried[j]] = std::make_exception_ptr(StaleClaim(fmt::format(
+            "cannot consume job {}: the claim of '{}' (token {}) is no longer current{}",
+            c.job_uuid, c.owner, c.token,
+            lock.empty()
+                ? std::string(" (nobody holds it)")
+                : fmt::format(" (claimed by '{}', token {})", detail::lock_owner(lock.front()),
+                              lock.front().mod_revision))));
+      }
+    }
+    return out;
   }
 
   void abandon(const Claim& claim, std::optional<TimePoint> not_before,
@@ -527,6 +644,66 @@ class EtcdJobBoard final : public JobBoard {
   void forget(const std::string& uuid) {
     std::lock_guard lock(mu_);
     number_of_.erase(uuid);
+  }
+
+  // The transaction claiming the job whose board keys are `r` for `claim.owner` (filling in the
+  // claim's attempt): the lock bound to `lease`, the extras with attempts + 1, last_modified,
+  // if none of the job's keys changed since read. UnclaimableJob when it is held or not due.
+  EtcdTxn claim_txn(const EtcdRecord& r, Claim& claim, std::int64_t lease, TimePoint time) const {
+    EtcdExtras extras = EtcdExtras::parse(r.extras);
+    if (r.lock && !lapsed(r, time)) {
+      throw UnclaimableJob(fmt::format("job {} is already claimed by '{}'", claim.job_uuid,
+                                       detail::lock_owner(*r.lock)));
+    }
+    if (extras.not_before && *extras.not_before > micros(time)) {
+      throw UnclaimableJob(fmt::format("job {} is not claimable yet", claim.job_uuid));
+    }
+    extras.uuid = claim.job_uuid;
+    extras.attempts += 1;
+    extras.lease_until = micros(time + options_.lease);
+    if (extras.max_attempts == 0) {
+      extras.max_attempts = options_.max_attempts;  // a job TaskFlow posted
+    }
+    claim.attempt = extras.attempts;
+    EtcdTxn txn;
+    txn.compare = {EtcdCompare::mod_revision(keys_.data(r.n), revision_of(r.data)),
+                   EtcdCompare::mod_revision(keys_.extras(r.n), revision_of(r.extras)),
+                   EtcdCompare::mod_revision(keys_.lock(r.n), revision_of(r.lock))};
+    txn.success = {EtcdOp::put(keys_.lock(r.n),
+                               Value{{"owner", claim.owner}, {"lease_id", lease}}.dump(), lease),
+                   EtcdOp::put(keys_.extras(r.n), extras.dump()),
+                   EtcdOp::put(keys_.modified(r.n), detail::modified_value(time))};
+    return txn;
+  }
+
+  // The numbers of the jobs `uuids` (nullopt for one not on the board or in the bin): cached,
+  // the rest read from the index in one round trip.
+  std::vector<std::optional<std::int64_t>> numbers_of(EtcdClient& etcd,
+                                                      const std::vector<std::string>& uuids) {
+    std::vector<std::optional<std::int64_t>> out(uuids.size());
+    EtcdTxn read;
+    std::vector<std::size_t> missing;
+    {
+      std::lock_guard lock(mu_);
+      for (std::size_t i = 0; i < uuids.size(); ++i) {
+        if (const auto it = number_of_.find(uuids[i]); it != number_of_.end()) {
+          out[i] = it->second;
+        } else {
+          read.success.push_back(EtcdOp::get(keys_.index + uuids[i]));
+          missing.push_back(i);
+        }
+      }
+    }
+    if (!missing.empty()) {
+      const EtcdTxnResult result = etcd.txn(read);
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        const auto& kvs = result.responses.at(j).range.kvs;
+        if (!kvs.empty()) {
+          out[missing[j]] = parse_count(kvs.front().value);
+        }
+      }
+    }
+    return out;
   }
 
   // The keys of job `uuid` on the board and in the bin (one round trip when its number is
