@@ -1,6 +1,7 @@
 // Jobboard costs on the sqlite:// board (one file, WAL; argument 0) and the redis:// board
 // (argument 1: a private redis-server started as the tests start it, or CABOOSE_BENCH_REDIS) and
-// the zookeeper:// board (argument 2: a private ZooKeeper, or CABOOSE_BENCH_ZOOKEEPER=host:port).
+// the zookeeper:// board (argument 2: a private ZooKeeper, or CABOOSE_BENCH_ZOOKEEPER=host:port)
+// and the etcd:// board (argument 3: a private etcd, or CABOOSE_BENCH_ETCD=host:port).
 // Post: posts per second. ClaimConsume/<board>/<N>: claim + consume cycles per second, one job
 // at a time, while N other jobs wait on the board (the cost must not grow with N).
 // TaskFlowZooKeeperPost and TaskFlowZooKeeperClaimConsume/<N> measure Python TaskFlow's
@@ -24,6 +25,7 @@
 #include "caboose/jobs/jobboard.h"
 
 #include "persistence/temp_dir.h"
+#include "support/etcd_server.h"
 #include "support/redis_server.h"
 #include "support/zookeeper_server.h"
 
@@ -43,6 +45,13 @@ std::unique_ptr<caboose::jobs::JobBoard> open_board(
     return caboose::jobs::fetch_jobboard("zookeeper://" + hosts + "/bench-" +
                                          caboose::make_uuid().substr(0, 8) + "/jobs");
   }
+  if (kind == 3) {
+    const char* etcd = std::getenv("CABOOSE_BENCH_ETCD");
+    const std::string hosts =
+        etcd != nullptr ? etcd : caboose::testing::EtcdServer::shared().hosts();
+    return caboose::jobs::fetch_jobboard("etcd://" + hosts + "/bench-" +
+                                         caboose::make_uuid().substr(0, 8));
+  }
   const char* given = std::getenv("CABOOSE_BENCH_REDIS");
   const std::string uri = given != nullptr ? given : caboose::testing::RedisServer::shared().uri();
   return caboose::jobs::fetch_jobboard(uri + "?namespace=bench-" + caboose::make_uuid());
@@ -57,7 +66,7 @@ void BM_Post(benchmark::State& state) {
   state.counters["posts_per_second"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Post)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_Post)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->UseRealTime();
 
 void BM_ClaimConsume(benchmark::State& state) {
   caboose::persistence::testing::TempDir scratch;
@@ -79,7 +88,7 @@ void BM_ClaimConsume(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ClaimConsume)
-    ->ArgsProduct({{0, 1, 2}, {0, 10, 10000, 100000}})
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 10, 10000, 100000}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
