@@ -268,12 +268,15 @@ class ZooKeeperJobBoard final : public JobBoard {
       throw NotFound(fmt::format("no job {} on the board", uuid));
     }
     const std::string job_path = jobs_ + "/" + *node;
-    const std::optional<ZkNode> posting = zk.get(job_path);
+    // One round trip for the posting, its lock and caboose's extras.
+    const std::vector<std::optional<ZkNode>> read =
+        zk.get_many({job_path, job_path + ".lock", extras_ + "/" + uuid});
+    const std::optional<ZkNode>& posting = read[0];
     if (!posting) {
       throw NotFound(fmt::format("no job {} on the board", uuid));
     }
-    const std::optional<Lock> held = Lock::read(zk.get(job_path + ".lock"));
-    Extras extras = Extras::read(zk.get(extras_ + "/" + uuid));
+    const std::optional<Lock> held = Lock::read(read[1]);
+    Extras extras = Extras::read(read[2]);
     const TimePoint at = now();
     std::vector<ZkOp> ops = {ZkOp::check(job_path, posting->stat.version)};
     if (held) {
@@ -567,8 +570,10 @@ class ZooKeeperJobBoard final : public JobBoard {
     c.node = *node;
     c.job_path = jobs_ + "/" + *node;
     c.lock_path = c.job_path + ".lock";
-    const std::optional<Lock> held = Lock::read(zk.get(c.lock_path));
-    c.extras = Extras::read(zk.get(extras_ + "/" + claim.job_uuid));
+    const std::vector<std::optional<ZkNode>> read =
+        zk.get_many({c.lock_path, extras_ + "/" + claim.job_uuid});
+    const std::optional<Lock> held = Lock::read(read[0]);
+    c.extras = Extras::read(read[1]);
     if (!held || held->token != claim.token || held->owner != claim.owner ||
         c.extras.token != claim.token) {
       throw StaleClaim(
