@@ -5,13 +5,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include "caboose/atoms/functor_task.h"
+#include "caboose/conductors/conductor.h"
 #include "caboose/core/errors.h"
 #include "caboose/patterns/linear_flow.h"
 
@@ -54,6 +58,43 @@ bool create_marker(const std::string& path) {
   ::fsync(fd);
   ::close(fd);
   return true;
+}
+
+// Records one effect in the ledger at `path` (a SQLite file outside the system under test):
+// which job's atom ran under which claim, in which process, when.
+void record_effect(const std::string& path, const Value& claim, const std::string& atom) {
+  sqlite3* raw = nullptr;
+  const int opened =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  if (opened != SQLITE_OK) {
+    throw ExecutionFailure(fmt::format("ledger: cannot open {}: {}", path,
+                                       raw != nullptr ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  sqlite3_busy_timeout(db.get(), 30000);
+  const std::string sql = fmt::format(
+      "CREATE TABLE IF NOT EXISTS effects (job_uuid TEXT NOT NULL, atom TEXT NOT NULL, "
+      "token INTEGER NOT NULL, attempt INTEGER NOT NULL, conductor TEXT NOT NULL, "
+      "pid INTEGER NOT NULL, at_us INTEGER NOT NULL);"
+      "INSERT INTO effects VALUES ('{}', '{}', {}, {}, '{}', {}, {});",
+      claim.at("job_uuid").get<std::string>(), atom, claim.at("token").get<std::int64_t>(),
+      claim.at("attempt").get<std::int64_t>(), claim.at("conductor").get<std::string>(), ::getpid(),
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  char* error = nullptr;
+  if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw ExecutionFailure(fmt::format("ledger: cannot record in {}: {}", path, message));
+  }
+}
+
+// Names in the ledger's SQL come from job data: only plain characters are accepted.
+bool plain(const std::string& text) {
+  return !text.empty() && text.find_first_not_of(
+                              "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == std::string::npos;
 }
 
 }  // namespace
@@ -99,6 +140,48 @@ void add_example_flows(FlowRegistry& registry) {
         return flow;
       },
       "kwargs tasks=N ms=M: N tasks that each sleep M milliseconds");
+  registry.add(
+      "caboose.examples.ledger",
+      [](const Value&, const Value& kwargs) -> FlowPtr {
+        if (!kwargs.contains("ledger") || !kwargs.at("ledger").is_string() ||
+            kwargs.at("ledger").get_ref<const std::string&>().empty()) {
+          throw InvalidArgument("ledger needs kwarg 'ledger': a SQLite file path");
+        }
+        const std::string ledger = kwargs.at("ledger").get<std::string>();
+        const std::int64_t tasks = kwarg_int(kwargs, "tasks", 3, 1, 1000);
+        const std::int64_t ms = kwarg_int(kwargs, "ms", 20, 0, 3600000);
+        std::string kill_atom;
+        std::int64_t kill_attempt = 0;
+        if (kwargs.contains("kill_at")) {
+          const Value& at = kwargs.at("kill_at");
+          if (!at.is_object() || !at.contains("atom") || !at.at("atom").is_string()) {
+            throw InvalidArgument("ledger: kill_at must be {\"atom\": name, \"attempt\": k}");
+          }
+          kill_atom = at.at("atom").get<std::string>();
+          kill_attempt = kwarg_int(at, "attempt", 1, 1, 1000);
+        }
+        auto flow = linear_flow("ledger");
+        for (std::int64_t i = 1; i <= tasks; ++i) {
+          const std::string name = fmt::format("step-{}", i);
+          flow->add(task(
+              name,
+              [=](const Value& claim) {
+                if (!claim.is_object() || !plain(claim.value("job_uuid", std::string())) ||
+                    !plain(claim.value("conductor", std::string()))) {
+                  throw InvalidArgument("ledger: no usable claim to record");
+                }
+                record_effect(ledger, claim, name);
+                if (name == kill_atom && claim.at("attempt").get<std::int64_t>() == kill_attempt) {
+                  ::kill(::getpid(), SIGKILL);
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                return Value(claim.at("job_uuid").get<std::string>() + "/" + name);
+              },
+              {.args = {std::string(kClaimSymbol)}, .provides = name}));
+        }
+        return flow;
+      },
+      "kwargs ledger=PATH tasks=N ms=M [kill_at]: N tasks recording effects in a ledger");
   registry.add(
       "caboose.examples.crash_once",
       [](const Value&, const Value& kwargs) -> FlowPtr {

@@ -164,6 +164,13 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
     }
     FlowPtr flow = registry_.make(FactoryCall::from_meta(flow_detail.meta));
     Value store = merged_store(flow_detail, job);
+    // The claim, for tasks that require it: a task writing elsewhere can pass the token on, so
+    // that store can refuse a stale holder too (the fencing token travels with the work).
+    store[std::string(kClaimSymbol)] = Value{{"job_uuid", job.uuid},
+                                             {"job_name", job.name},
+                                             {"token", token},
+                                             {"attempt", attempt},
+                                             {"conductor", name_}};
     engine = engine::load(std::move(flow), {.store = std::move(store),
                                             .backend = &persistence_,
                                             .flow_detail = std::move(flow_detail),

@@ -63,6 +63,12 @@ struct Backoff {
   std::chrono::milliseconds delay(std::int64_t attempt, double unit) const;
 };
 
+// The stored name under which a conductor gives each job's flow its claim: {"job_uuid",
+// "job_name", "token", "attempt", "conductor"}. A task that writes to a system of its own can
+// require it and pass the token along, so that system refuses a holder whose claim was taken
+// over, as caboose's persistence does.
+inline constexpr std::string_view kClaimSymbol = "caboose_claim";
+
 // What a conductor attaches to the engine of one job, besides its own logging and claim
 // listeners. Called on the thread that runs the job.
 using ListenerFactory = std::function<std::vector<std::unique_ptr<engine::Listener>>(

@@ -1,0 +1,74 @@
+// The reliability harness: a workload of ledger jobs (caboose.examples.ledger: every task records
+// its effect, with the claim's token and attempt, in a SQLite ledger outside the system under
+// test), drained by `caboose conductor` processes on a real board and persistence while faults
+// are injected, then a checker that reads the ledger, the board and the persistence store and
+// counts each invariant's violations (../shared/DESIGN.md's contract; 0 expected).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "caboose/core/value.h"
+#include "caboose/jobs/jobboard.h"
+#include "caboose/persistence/backend.h"
+
+namespace caboose::reliability {
+
+// One effect a task recorded.
+struct Effect {
+  std::string job_uuid;
+  std::string atom;
+  std::int64_t token = 0;
+  std::int64_t attempt = 0;
+  std::string conductor;
+  std::int64_t pid = 0;
+  std::int64_t at_us = 0;
+};
+
+std::vector<Effect> read_ledger(const std::string& path);
+
+// What the checker found. Each *_violations count must be 0.
+struct Report {
+  std::size_t jobs = 0;
+  std::size_t consumed = 0;
+  std::size_t trashed = 0;
+  std::size_t pending = 0;
+  // INV-1: a posted job that is neither consumed, nor trashed with a reason, nor on the board.
+  std::size_t lost_violations = 0;
+  // INV-4: an atom that ran twice under one claim (so more often than the job was claimed).
+  std::size_t duplicate_run_violations = 0;
+  // INV-4/5: a consumed job whose flow is not SUCCESS with every atom's expected result.
+  std::size_t result_violations = 0;
+  // INV-2/3: an effect recorded under an older claim after a newer claim's first effect (a
+  // holder that kept working after its job was taken over: with SIGKILL faults, never).
+  std::size_t stale_effect_violations = 0;
+  // A job trashed although it had attempts left, or trashed without a reason.
+  std::size_t trash_violations = 0;
+  std::size_t effects = 0;
+  std::size_t takeovers = 0;
+  // From an older claim's last effect to the next claim's first (includes the lease running out).
+  std::vector<double> takeover_ms;
+  std::vector<std::string> problems;  // one line per violation, for the failure message
+
+  std::size_t violations() const {
+    return lost_violations + duplicate_run_violations + result_violations +
+           stale_effect_violations + trash_violations;
+  }
+  double takeover_percentile(double p) const;
+  Value to_value() const;
+};
+
+struct PostedJob {
+  std::string job_uuid;
+  std::string flow_uuid;
+};
+
+// Reads everything and counts violations. `tasks`: atoms per flow ("step-1".."step-N").
+Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
+             persistence::Backend& persistence, const std::vector<Effect>& effects, int tasks);
+
+}  // namespace caboose::reliability
