@@ -5,7 +5,8 @@
 // contract, and every job must end consumed.
 //
 // The defaults are the quick tier every CI run takes. scripts/chaos scales it up through
-// CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_JOBS and CABOOSE_CHAOS_SEED;
+// CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_JOBS, CABOOSE_CHAOS_TASK_MS (each
+// of a job's 3 tasks sleeps that long) and CABOOSE_CHAOS_SEED;
 // CABOOSE_CHAOS_REPORT names a file each run appends its figures to (one JSON line).
 #include <signal.h>
 
@@ -112,6 +113,7 @@ class KillCycles : public ::testing::TestWithParam<Board> {
 TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   const std::int64_t cycles = env_int("CABOOSE_CHAOS_CYCLES", 1);
   const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 12);
+  const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 30);
   const std::uint64_t seed = static_cast<std::uint64_t>(
       env_int("CABOOSE_CHAOS_SEED", std::chrono::steady_clock::now().time_since_epoch().count()));
   std::mt19937_64 rng(seed);
@@ -135,7 +137,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   std::vector<PostedJob> posted;
   std::int64_t self_kills = 0;
   for (std::int64_t i = 0; i < job_count; ++i) {
-    Value kwargs = {{"ledger", ledger}, {"tasks", kTasks}, {"ms", 30}};
+    Value kwargs = {{"ledger", ledger}, {"tasks", kTasks}, {"ms", task_ms}};
     if (i % 4 == 3) {  // dies between step-2's effect and its saved SUCCESS, on attempt 1
       kwargs["kill_at"] = {{"atom", "step-2"}, {"attempt", 1}};
       ++self_kills;
@@ -170,7 +172,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
         }
         return board->job_count() == 0;
       },
-      std::chrono::seconds(120 + job_count));
+      std::chrono::seconds(120 + job_count * (1 + task_ms / 100)));
   for (auto& c : running) {
     c->signal(SIGTERM);
   }
