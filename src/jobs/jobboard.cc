@@ -17,6 +17,13 @@
 namespace caboose::jobs {
 namespace {
 
+// The time on `options`' clock (the system clock by default).
+TimePoint board_time(const BoardOptions& options) {
+  return options.clock != nullptr
+             ? std::chrono::time_point_cast<std::chrono::microseconds>(options.clock->wall())
+             : now();
+}
+
 // The URI as messages may show it: a password (scheme://user:password@host) hidden.
 std::string redact(std::string_view uri) {
   std::string out(uri);
@@ -70,7 +77,7 @@ Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions&
     job.book_name = options.book->name;
   }
   job.priority = options.priority;
-  job.created_on = job.last_modified = now();
+  job.created_on = job.last_modified = board_time(board);
   job.max_attempts = options.max_attempts > 0 ? options.max_attempts : board.max_attempts;
   job.not_before = options.not_before;
   return job;
@@ -86,6 +93,8 @@ void JobBoard::unwatch_claims(std::uint64_t id) {
   std::lock_guard lock(watchers_mu_);
   claim_watchers_.erase(id);
 }
+
+TimePoint JobBoard::now() const { return board_time(options()); }
 
 void JobBoard::claims_in_doubt() {
   std::vector<std::function<void()>> watchers;

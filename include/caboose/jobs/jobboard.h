@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "caboose/core/clock.h"
 #include "caboose/core/notifier.h"
 #include "caboose/jobs/job.h"
 #include "caboose/persistence/models.h"
@@ -43,6 +44,10 @@ struct PostOptions {
 struct BoardOptions {
   std::chrono::milliseconds lease{30000};  // how long a claim holds unless renewed
   std::int64_t max_attempts = 5;           // default attempt limit of jobs posted here
+  // Where the board reads the time it writes (lease ends, not-before times, posting times):
+  // the system clock when null. Tests and the simulation drive it with a ManualClock; every
+  // process sharing a board must read the same time.
+  const Clock* clock = nullptr;
 };
 
 class JobBoard {
@@ -123,6 +128,8 @@ class JobBoard {
  protected:
   // For implementations: calls every claims watcher.
   void claims_in_doubt();
+  // For implementations: the time now, from options().clock (the system clock by default).
+  TimePoint now() const;
   // For implementations. Throws InvalidArgument unless the lease and max_attempts are positive.
   static void check_options(const BoardOptions& options);
   // The job a post() makes (fresh uuid, times now, the board's attempt limit unless the post
