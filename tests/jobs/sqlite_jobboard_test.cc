@@ -60,7 +60,7 @@ TEST(SqliteJobBoardUri, OptionsAndErrors) {
   memory->post("in-memory");
   EXPECT_EQ(memory->job_count(), 1u);
   for (const std::string& bad :
-       {std::string("etcd://127.0.0.1:1/jobs"), std::string("board.db"),
+       {std::string("consul://127.0.0.1:1/jobs"), std::string("board.db"),
         "sqlite:///" + file + "?lease_ms=0", "sqlite:///" + file + "?lease_ms=soon",
         "sqlite:///" + file + "?colour=blue", std::string("sqlite://relative.db")}) {
     EXPECT_THROW((void)fetch_jobboard(bad), InvalidArgument) << bad;
