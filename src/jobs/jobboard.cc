@@ -94,7 +94,9 @@ void JobBoard::unwatch_claims(std::uint64_t id) {
   claim_watchers_.erase(id);
 }
 
-TimePoint JobBoard::now() const { return board_time(options()); }
+TimePoint JobBoard::now() const {
+  return board_time(options());
+}
 
 void JobBoard::claims_in_doubt() {
   std::vector<std::function<void()>> watchers;
