@@ -43,7 +43,8 @@ std::unique_ptr<caboose::jobs::JobBoard> open_board(
     const std::string hosts =
         zk != nullptr ? zk : caboose::testing::ZooKeeperServer::shared().hosts();
     return caboose::jobs::fetch_jobboard("zookeeper://" + hosts + "/bench-" +
-                                         caboose::make_uuid().substr(0, 8) + "/jobs");
+                                         caboose::make_uuid().substr(0, 8) +
+                                         "/jobs?session_timeout_ms=30000");
   }
   if (kind == 3) {
     const char* etcd = std::getenv("CABOOSE_BENCH_ETCD");
