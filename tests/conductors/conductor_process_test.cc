@@ -156,6 +156,55 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
     return flow_.find_by_name(name);
   }
 
+  // A conductor process on `holder_board` runs a 4-task job and is paused (SIGSTOP) after the
+  // first task; once the job is free on `board`, an in-process heir finishes it; the holder
+  // resumed must report the job lost, write nothing that lands and exit cleanly on SIGTERM.
+  // Returns the holder's output.
+  std::string paused_holder_is_taken_over(jobs::JobBoard& board, const std::string& holder_board) {
+    const auto book = saved_flow(
+        *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
+    const Job job = post_job(board, book);
+    auto paused = conductor_on(holder_board, "paused");
+    EXPECT_TRUE(wait_until(
+        [&] {
+          const auto* first = atom(book, "sleep-1");
+          return first != nullptr && first->state == AtomState::kSuccess;
+        },
+        30s))
+        << paused->output();
+    paused->signal(SIGSTOP);
+    EXPECT_TRUE(wait_until([&] { return !board.find_owner(job.uuid).has_value(); }, 30s))
+        << paused->output();
+
+    AtomRuns runs;
+    BlockingConductor heir("heir", board, *backend_, registry_,
+                           {.wait_timeout = 50ms, .listeners = runs.factory()});
+    EventLog events(heir.notifier());
+    {
+      Running running(heir);
+      EXPECT_TRUE(events.wait_for("job_consumed"))
+          << "heir's events: " << Value(events.names()).dump() << "\nstale holder's output:\n"
+          << paused->output();
+    }
+    const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
+    paused->signal(SIGCONT);
+    EXPECT_TRUE(
+        wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
+        << paused->output();
+    paused->signal(SIGTERM);
+    const auto status = paused->wait(30s);
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
+
+    EXPECT_EQ(runs.runs("sleep-1"), 0);
+    EXPECT_EQ(atom(book, "sleep-4")->state, AtomState::kSuccess);
+    EXPECT_EQ(flow_.state, FlowState::kSuccess);  // the stale holder's writes were refused
+    EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
+    EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
+    EXPECT_FALSE(board.find(job.uuid).has_value());  // the job ended once
+    EXPECT_TRUE(board.trashed().empty());
+    return paused->output();
+  }
+
   TempDir dir_;
   const std::string ns_ = "conductors-" + make_uuid().substr(0, 8);
   const std::string persistence_uri_;
@@ -246,48 +295,8 @@ TEST_P(ConductorProcessTest, KilledConductorsJobResumesElsewhereWithoutRerunning
 
 TEST_P(ConductorProcessTest, PausedHolderWhoseLeaseLapsedCannotWriteAfterItResumes) {
   auto board = jobs::fetch_jobboard(board_uri(600));
-  const auto book = saved_flow(
-      *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
-  const Job job = post_job(*board, book);
-  auto paused = conductor("paused", 600);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const auto* first = atom(book, "sleep-1");
-        return first != nullptr && first->state == AtomState::kSuccess;
-      },
-      30s))
-      << paused->output();
-  paused->signal(SIGSTOP);
-  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s))
-      << paused->output();
-
-  AtomRuns runs;
-  BlockingConductor heir("heir", *board, *backend_, registry_,
-                         {.wait_timeout = 50ms, .listeners = runs.factory()});
-  EventLog events(heir.notifier());
-  {
-    Running running(heir);
-    ASSERT_TRUE(events.wait_for("job_consumed"))
-        << "heir's events: " << Value(events.names()).dump() << "\nstale holder's output:\n"
-        << paused->output();
-  }
-  const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
-  paused->signal(SIGCONT);
-  ASSERT_TRUE(
-      wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
-      << paused->output();
-  paused->signal(SIGTERM);
-  const auto status = paused->wait(30s);
-  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
-
-  EXPECT_EQ(runs.runs("sleep-1"), 0);
-  EXPECT_EQ(atom(book, "sleep-4")->state, AtomState::kSuccess);
-  EXPECT_EQ(flow_.state, FlowState::kSuccess);  // the stale holder's writes were refused
-  EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
-  EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
-  EXPECT_NE(paused->output().find("refused"), std::string::npos) << paused->output();
-  EXPECT_FALSE(board->find(job.uuid).has_value());  // the job ended once
-  EXPECT_TRUE(board->trashed().empty());
+  const std::string output = paused_holder_is_taken_over(*board, board_uri(600));
+  EXPECT_NE(output.find("refused"), std::string::npos) << output;
 }
 
 // ZooKeeper: the holder is paused past its session timeout (its lease is far longer). The
@@ -297,51 +306,10 @@ TEST_P(ConductorProcessTest, HolderWhoseSessionExpiredStopsWritingAndAnotherTake
   if (GetParam() != BoardKind::kZooKeeper) {
     GTEST_SKIP() << "sessions are ZooKeeper's";
   }
-  const std::string holder_board = "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" + ns_ +
-                                   "/jobs?lease_ms=60000&session_timeout_ms=1200";
-  auto board = jobs::fetch_jobboard(board_uri(60000));
-  const auto book = saved_flow(
-      *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
-  const Job job = post_job(*board, book);
-  auto paused = conductor_on(holder_board, "paused");
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const auto* first = atom(book, "sleep-1");
-        return first != nullptr && first->state == AtomState::kSuccess;
-      },
-      30s))
-      << paused->output();
-  paused->signal(SIGSTOP);
   // Only the session's expiry can free the job: its lease runs for a minute.
-  ASSERT_TRUE(wait_until([&] { return !board->find_owner(job.uuid).has_value(); }, 30s))
-      << paused->output();
-
-  AtomRuns runs;
-  BlockingConductor heir("heir", *board, *backend_, registry_,
-                         {.wait_timeout = 50ms, .listeners = runs.factory()});
-  EventLog events(heir.notifier());
-  {
-    Running running(heir);
-    ASSERT_TRUE(events.wait_for("job_consumed"))
-        << "heir's events: " << Value(events.names()).dump() << "\nstale holder's output:\n"
-        << paused->output();
-  }
-  const persistence::FenceToken fence = backend_->current_fence(book.flows.front().uuid);
-  paused->signal(SIGCONT);
-  ASSERT_TRUE(
-      wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
-      << paused->output();
-  paused->signal(SIGTERM);
-  const auto status = paused->wait(30s);
-  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
-
-  EXPECT_EQ(runs.runs("sleep-1"), 0);
-  EXPECT_EQ(atom(book, "sleep-4")->state, AtomState::kSuccess);
-  EXPECT_EQ(flow_.state, FlowState::kSuccess);
-  EXPECT_EQ(backend_->current_fence(book.flows.front().uuid), fence);
-  EXPECT_EQ(paused->output().find("\"job_consumed\""), std::string::npos) << paused->output();
-  EXPECT_FALSE(board->find(job.uuid).has_value());  // the job ended once
-  EXPECT_TRUE(board->trashed().empty());
+  auto board = jobs::fetch_jobboard(board_uri(60000));
+  paused_holder_is_taken_over(*board, "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" +
+                                          ns_ + "/jobs?lease_ms=60000&session_timeout_ms=1200");
 }
 
 TEST_P(ConductorProcessTest, SigtermReleasesTheRunningJobWithoutUsingAnAttempt) {
