@@ -9,16 +9,19 @@
 // of a job's 3 tasks sleeps that long) and CABOOSE_CHAOS_SEED;
 // CABOOSE_CHAOS_REPORT names a file each run appends its figures to (one JSON line).
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -150,25 +153,41 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
 
   int generation = 0;
   std::vector<std::unique_ptr<ChildProcess>> running;
-  running.push_back(conductor(generation++));
-  running.push_back(conductor(generation++));
+  std::vector<int> generation_of;
+  std::vector<std::string> unexpected_exits;  // a conductor that ended other than by SIGKILL
+  // Replaces conductor `i` with a fresh one once it has ended; notes how it ended.
+  auto replace_if_ended = [&](std::size_t i, std::chrono::milliseconds wait) {
+    const std::optional<int> status = running[i]->wait(wait);
+    if (!status) {
+      return;
+    }
+    if (!(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)) {
+      unexpected_exits.push_back(fmt::format("chaos-{} ended with status {}:\n{}", generation_of[i],
+                                             *status, running[i]->output().substr(0, 4000)));
+    }
+    generation_of[i] = generation;
+    running[i] = conductor(generation++);
+  };
+  for (int i = 0; i < 2; ++i) {
+    generation_of.push_back(generation);
+    running.push_back(conductor(generation++));
+  }
   std::uniform_int_distribution<int> pause_ms(150, 700);
   std::int64_t kills = 0;
   while (kills < cycles && board->job_count() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      replace_if_ended(i, 0ms);  // killed by its own job meanwhile
+    }
     const std::size_t victim = rng() % running.size();
     running[victim]->signal(SIGKILL);
-    running[victim]->wait(30s);
-    running[victim] = conductor(generation++);
+    replace_if_ended(victim, 30s);
     ++kills;
   }
-  // The self-killing jobs end their conductors too: start a fresh one for each that died.
   const auto drained = wait_until(
       [&] {
-        for (auto& c : running) {
-          if (c->wait(0ms)) {
-            c = conductor(generation++);
-          }
+        for (std::size_t i = 0; i < running.size(); ++i) {
+          replace_if_ended(i, 0ms);
         }
         return board->job_count() == 0;
       },
@@ -176,8 +195,13 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   for (auto& c : running) {
     c->signal(SIGTERM);
   }
-  for (auto& c : running) {
-    c->wait(30s);
+  for (std::size_t i = 0; i < running.size(); ++i) {
+    const std::optional<int> status = running[i]->wait(30s);
+    if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+      unexpected_exits.push_back(fmt::format("chaos-{} did not stop cleanly on SIGTERM:\n{}",
+                                             generation_of[i],
+                                             running[i]->output().substr(0, 4000)));
+    }
   }
   std::string outputs;
   for (int g = 0; g < generation; ++g) {
@@ -194,6 +218,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   line["random_kills"] = kills;
   line["self_kills"] = self_kills;
   line["conductors_started"] = generation;
+  line["unexpected_exits"] = unexpected_exits.size();
   line["seed"] = seed;
   std::cout << line.dump() << "\n";
   if (const char* file = std::getenv("CABOOSE_CHAOS_REPORT")) {
@@ -204,6 +229,11 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
     problems += p + "\n";
   }
   EXPECT_EQ(report.violations(), 0u) << problems << outputs.substr(0, 20000);
+  std::string exits;
+  for (const std::string& e : unexpected_exits) {
+    exits += e + "\n";
+  }
+  EXPECT_TRUE(unexpected_exits.empty()) << exits;
   EXPECT_EQ(report.consumed, posted.size()) << problems;
   // Every self-killing job was taken over at least once.
   EXPECT_GE(report.takeovers, static_cast<std::size_t>(self_kills));
