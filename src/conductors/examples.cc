@@ -150,6 +150,7 @@ void add_example_flows(FlowRegistry& registry) {
         const std::string ledger = kwargs.at("ledger").get<std::string>();
         const std::int64_t tasks = kwarg_int(kwargs, "tasks", 3, 1, 1000);
         const std::int64_t ms = kwarg_int(kwargs, "ms", 20, 0, 3600000);
+        const std::int64_t pad = kwarg_int(kwargs, "pad", 0, 0, 1 << 20);
         std::string kill_atom;
         std::int64_t kill_attempt = 0;
         if (kwargs.contains("kill_at")) {
@@ -175,7 +176,12 @@ void add_example_flows(FlowRegistry& registry) {
                   ::kill(::getpid(), SIGKILL);
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-                return Value(claim.at("job_uuid").get<std::string>() + "/" + name);
+                Value id = claim.at("job_uuid").get<std::string>() + "/" + name;
+                if (pad > 0) {  // a bigger result to store
+                  return Value{{"id", std::move(id)},
+                               {"pad", std::string(static_cast<std::size_t>(pad), 'x')}};
+                }
+                return id;
               },
               {.args = {std::string(kClaimSymbol)}, .provides = name}));
         }

@@ -146,8 +146,10 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
         for (int i = 1; ok && i <= tasks; ++i) {
           const std::string name = fmt::format("step-{}", i);
           const persistence::AtomDetail* atom = flow.find_by_name(name);
+          const Value expected = p.job_uuid + "/" + name;
           ok = atom != nullptr && atom->state == AtomState::kSuccess &&
-               atom->results == Value(p.job_uuid + "/" + name) &&
+               (atom->results == expected ||
+                (atom->results.is_object() && atom->results.value("id", Value()) == expected)) &&
                per_atom.contains(name);  // it ran (its effect is in the ledger)
         }
         if (!ok && flow.state != FlowState::kSuccess) {

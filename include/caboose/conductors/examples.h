@@ -10,11 +10,12 @@
 //                               "crash" kills its own process (SIGKILL) when the marker file does
 //                               not exist yet (creating it first), so a job crashes its first
 //                               conductor and completes on the next
-//   caboose.examples.ledger     kwargs {"ledger": path, "tasks": N, "ms": M, "kill_at": {"atom":
-//                               name, "attempt": k}}: tasks "step-1".."step-N" that each record
-//                               an effect (job, atom, claim token, attempt, conductor, pid, time)
-//                               in the SQLite file `path`, then sleep M ms and return
-//                               "<job uuid>/<atom>"; with kill_at, that atom kills its conductor
+//   caboose.examples.ledger     kwargs {"ledger": path, "tasks": N, "ms": M, "pad": B, "kill_at":
+//                               {"atom": name, "attempt": k}}: tasks "step-1".."step-N" that each
+//                               record an effect (job, atom, claim token, attempt, conductor, pid,
+//                               time) in the SQLite file `path`, then sleep M ms and return
+//                               "<job uuid>/<atom>" (with pad, {"id": that, "pad": B bytes});
+//                               with kill_at, that atom kills its conductor
 //                               (SIGKILL) right after its effect on that attempt (the reliability
 //                               harness's workload)
 #pragma once
