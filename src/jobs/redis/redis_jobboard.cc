@@ -56,7 +56,8 @@ return 1
 )LUA"};
 
 // KEYS: listings, trash, owned, last_modified, extra.
-// ARGV: uuid, who, now_us, lease_ms, datetime.
+// ARGV: uuid, who, now_us, lease_ms, datetime, claim_id (unique to this call: a claim whose
+// reply was lost is read back by it).
 const std::string kClaimScript{R"LUA(
 if redis.call('hexists', KEYS[1], ARGV[1]) == 0 then
   if redis.call('hexists', KEYS[2], ARGV[1]) == 1 then return {'trashed'} end
@@ -68,6 +69,7 @@ local nb = redis.call('hget', KEYS[5], 'not_before')
 if nb and tonumber(nb) > tonumber(ARGV[3]) then return {'not_due', nb} end
 local token = redis.call('hincrby', KEYS[5], 'token', 1)
 local attempts = redis.call('hincrby', KEYS[5], 'attempts', 1)
+redis.call('hset', KEYS[5], 'claim_id', ARGV[6])
 redis.call('set', KEYS[3], ARGV[2], 'px', ARGV[4])
 redis.call('set', KEYS[4], ARGV[5])
 return {'ok', token, attempts}
@@ -235,8 +237,19 @@ class RedisJobBoard final : public JobBoard {
     RedisClient& c = open();
     const std::string uuid(job_uuid);
     const TimePoint at = now();
-    const auto [keys, args] = claim_call(uuid, who, at);
-    return claim_from(c, c.eval(claim_script, keys, args), uuid, who, at);
+    const std::string claim_id = make_uuid();
+    const auto [keys, args] = claim_call(uuid, who, at, claim_id);
+    Reply reply;
+    try {
+      reply = c.eval(claim_script, keys, args);
+    } catch (const StorageFailure&) {
+      // The reply was lost: the claim may or may not have been made. Read back before telling.
+      if (std::optional<Claim> made = claimed_after_all(c, uuid, who, at, claim_id)) {
+        return *made;
+      }
+      throw;
+    }
+    return claim_from(c, reply, uuid, who, at);
   }
 
   std::vector<std::optional<Claim>> claim_many(const std::vector<std::string>& job_uuids,
@@ -247,11 +260,27 @@ class RedisJobBoard final : public JobBoard {
     std::lock_guard lock(mu_);
     RedisClient& c = open();
     const TimePoint at = now();
+    const std::string claim_id = make_uuid();
     std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> calls;
     for (const std::string& uuid : job_uuids) {
-      calls.push_back(claim_call(uuid, who, at));
+      calls.push_back(claim_call(uuid, who, at, claim_id));
     }
-    const std::vector<Reply> replies = c.eval_many(claim_script, calls);
+    std::vector<Reply> replies;
+    try {
+      replies = c.eval_many(claim_script, calls);
+    } catch (const StorageFailure&) {
+      // The replies were lost: read each claim back before telling.
+      std::vector<std::optional<Claim>> made;
+      bool any = false;
+      for (const std::string& uuid : job_uuids) {
+        made.push_back(claimed_after_all(c, uuid, who, at, claim_id));
+        any = any || made.back().has_value();
+      }
+      if (!any) {
+        throw;
+      }
+      return made;
+    }
     std::vector<std::optional<Claim>> claims;
     for (std::size_t i = 0; i < replies.size(); ++i) {
       try {
@@ -493,13 +522,34 @@ class RedisJobBoard final : public JobBoard {
   // Listed jobs in claim order: those caboose indexed, then any another program (Python
   // TaskFlow) posted, by priority and sequence.
   // The claim script's keys and arguments for one job.
-  std::pair<std::vector<std::string>, std::vector<std::string>> claim_call(const std::string& uuid,
-                                                                           std::string_view who,
-                                                                           TimePoint at) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> claim_call(
+      const std::string& uuid, std::string_view who, TimePoint at, const std::string& claim_id) {
     return {{key("listings"), key("trash"), owned_key(uuid), key(uuid + ".last_modified"),
              extra_key(uuid)},
             {uuid, std::string(who), std::to_string(micros(at)),
-             std::to_string(options_.lease.count()), detail::encode_datetime(at)}};
+             std::to_string(options_.lease.count()), detail::encode_datetime(at), claim_id}};
+  }
+
+  // After a claim whose reply was lost: the claim, if the call `claim_id` made it and it is
+  // still the job's current one (on a new connection); nullopt if it was not made, or cannot
+  // be read (the server still unreachable: the claim then lapses with its lease).
+  std::optional<Claim> claimed_after_all(RedisClient& c, const std::string& uuid,
+                                         std::string_view who, TimePoint at,
+                                         const std::string& claim_id) {
+    try {
+      const std::vector<Reply> r = c.pipeline(
+          {{"HMGET", extra_key(uuid), "claim_id", "token", "attempts"}, {"GET", owned_key(uuid)}});
+      const std::vector<Reply>& fields = r[0].elements;
+      if (fields.size() != 3 || fields[0].text != claim_id || r[1].text != who) {
+        return std::nullopt;
+      }
+      caboose::detail::log().warn("claim reply lost, claim read back job={} token={}", uuid,
+                                  fields[1].text);
+      return Claim{uuid, std::string(who), std::stoll(fields[1].text), std::stoll(fields[2].text),
+                   at + options_.lease};
+    } catch (const StorageFailure&) {
+      return std::nullopt;
+    }
   }
 
   // The claim the script's reply grants; throws NotFound / UnclaimableJob saying why not.
