@@ -243,6 +243,13 @@ class EtcdJobBoard final : public JobBoard {
       throw;
     }
     if (!result.succeeded) {
+      // libcurl sends a request again, unasked, when a reused connection died before any reply
+      // came: the first may have made the claim the second then finds taken. Read back.
+      if (const std::optional<std::int64_t> token =
+              claimed_after_all(etcd, uuid, at.revision, who, lease)) {
+        claim.token = *token;
+        return claim;
+      }
       throw UnclaimableJob(fmt::format("job {} was claimed or changed meanwhile", uuid));
     }
     claim.token = result.revision;
@@ -319,6 +326,10 @@ class EtcdJobBoard final : public JobBoard {
     for (std::size_t j = 0; j < tried.size(); ++j) {
       if (result.responses.at(j).txn.at(0).succeeded) {
         claims[j].token = result.revision;
+        out[tried[j]] = claims[j];
+      } else if (const std::optional<std::int64_t> token =
+                     claimed_after_all(etcd, claims[j].job_uuid, listed.revision, who, lease)) {
+        claims[j].token = *token;  // made by a request libcurl sent again (as in claim())
         out[tried[j]] = claims[j];
       }
     }
