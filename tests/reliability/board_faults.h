@@ -21,7 +21,8 @@ struct FaultBoard {
   // The server's port on 127.0.0.1 (starting the process's shared server on first use).
   std::function<int()> server_port;
   // A board URI on `host_port` ("127.0.0.1:<port>") for the board path or namespace `path`, with
-  // the client's timeouts short enough that a blackholed call fails within a second or so.
+  // the client's timeout about the lease: a blackholed call fails within it, and a call over
+  // the delayed link (300 ms a round trip) does not time out.
   std::function<std::string(const std::string& host_port, const std::string& path)> uri;
   // Something only the claim's request (the one that changes the store) holds, when `who`
   // claims: what FaultProxy::drop_next_reply() waits for.

@@ -18,7 +18,7 @@ INSTANTIATE_TEST_SUITE_P(
         .server_port = [] { return EtcdServer::shared().port(); },
         .uri =
             [](const std::string& host_port, const std::string& path) {
-              return "etcd://" + host_port + "/" + path + "?timeout_ms=500";
+              return "etcd://" + host_port + "/" + path + "?timeout_ms=1500";
             },
         // The claim's transaction puts the lock with the board's etcd lease; the reads and the
         // lease grant before it carry no "lease" field (values are base64 in etcd's JSON).

@@ -18,7 +18,7 @@ INSTANTIATE_TEST_SUITE_P(
         .server_port = [] { return RedisServer::shared().port(); },
         .uri =
             [](const std::string& host_port, const std::string& path) {
-              return "redis://" + host_port + "/0?namespace=" + path + "&timeout_ms=300";
+              return "redis://" + host_port + "/0?namespace=" + path + "&timeout_ms=1000";
             },
         // The claim script's arguments carry the claimer's name; nothing before it does.
         .claim_marker = [](const std::string& who) { return who; },

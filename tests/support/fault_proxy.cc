@@ -286,10 +286,10 @@ class FaultProxy::Loop {
       // What fits in the budget goes out, then every connection is reset.
       flush(c, c.up, c.server, /*up=*/true);
       flush(c, c.down, c.client, /*up=*/false);
+      p_.cut_.fetch_add(1);  // counted before anyone sees the reset
       for (auto& other : conns_) {
         kill(*other);
       }
-      p_.cut_.fetch_add(1);
       mode_.mode = Mode::kPass;
     }
   }
@@ -331,18 +331,18 @@ class FaultProxy::Loop {
       return;
     }
     c.dead = true;
+    p_.open_.fetch_sub(1);  // counted before anyone sees the reset
     reset_fd(c.client);
     reset_fd(c.server);
     c.client = c.server = -1;
-    p_.open_.fetch_sub(1);
   }
 
   void close_gracefully(Conn& c) {
     c.dead = true;
+    p_.open_.fetch_sub(1);
     ::close(c.client);
     ::close(c.server);
     c.client = c.server = -1;
-    p_.open_.fetch_sub(1);
   }
 
   FaultProxy& p_;

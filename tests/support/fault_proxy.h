@@ -63,7 +63,7 @@ class FaultProxy {
   void reset_all();
 
   // Connections accepted so far (refused ones included), open now, and bytes forwarded from
-  // clients to the server (up) and back (down).
+  // clients to the server (up) and back (down), each counted just after it was written.
   std::uint64_t connections() const { return accepted_.load(); }
   std::uint64_t open_connections() const { return open_.load(); }
   std::uint64_t bytes_up() const { return up_.load(); }
