@@ -153,4 +153,12 @@ Value decode_msgpack(std::string_view bytes, std::string_view what, const Decode
   return decode(bytes, what, limits, nlohmann::json::input_format_t::msgpack);
 }
 
+Value decode_json_or_null(std::string_view text, const DecodeLimits& limits) {
+  try {
+    return decode_json(text, "a record", limits);
+  } catch (const InvalidFormat&) {
+    return Value();
+  }
+}
+
 }  // namespace caboose

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
 #include "persistence/json_text.h"
@@ -32,7 +33,7 @@ std::string encode_json_posting(const Job& job, PostingLayout layout) {
 }
 
 Job decode_json_posting(std::string_view data) {
-  const Value v = Value::parse(data, nullptr, /*allow_exceptions=*/false);
+  const Value v = decode_json(data, "the posting", kPostingLimits);
   if (!v.is_object()) {
     throw InvalidFormat("the posting is not a JSON object");
   }

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "caboose/core/errors.h"
+#include "caboose/core/decode.h"
 
 namespace caboose::persistence::detail {
 namespace {
@@ -66,11 +66,7 @@ std::string python_json(const Value& value) {
 }
 
 Value parse_stored_json(const std::string& text, const std::string& what) {
-  try {
-    return Value::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InvalidFormat(fmt::format("{} holds invalid JSON: {}", what, e.what()));
-  }
+  return decode_json(text, what, kRecordLimits);
 }
 
 }  // namespace caboose::persistence::detail

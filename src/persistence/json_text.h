@@ -10,6 +10,7 @@
 
 namespace caboose::persistence::detail {
 std::string python_json(const Value& value);
-// Parses JSON text read from storage; InvalidFormat naming `what` if it is not JSON.
+// Parses JSON text read from storage; InvalidFormat naming `what` if it is not JSON or is over
+// kRecordLimits (caboose/core/decode.h).
 Value parse_stored_json(const std::string& text, const std::string& what);
 }  // namespace caboose::persistence::detail

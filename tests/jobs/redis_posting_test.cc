@@ -117,5 +117,74 @@ TEST(RedisPosting, WhatTaskFlowWouldRejectIsAnError) {
   EXPECT_THROW((void)decode_datetime(std::string("\x01", 1)), InvalidFormat);
 }
 
+// The posting's details, re-encoded around a replacement (msgpack) for its empty map.
+std::string with_details(std::string_view details) {
+  std::string bytes = from_hex(kJobD);
+  const auto at = bytes.find("details") + 7;
+  EXPECT_EQ(bytes[at], '\x80');
+  return bytes.replace(at, 1, details);
+}
+
+TEST(RedisPosting, DeeplyNestedDetailsAreRefusedNamingTheLimit) {
+  // {"a": [[...[nil]...]]}, 999 arrays deep: 1000 levels with the details map, as deep as
+  // msgpack-python or json can write.
+  const auto nested = [](std::size_t arrays) {
+    return std::string(
+               "\x81\xa1"
+               "a") +
+           std::string(arrays, '\x91') + '\xc0';
+  };
+  EXPECT_EQ(decode_posting(with_details(nested(998))).details.at("a").size(), 1u);
+  try {
+    (void)decode_posting(with_details(nested(999)));
+    ADD_FAILURE() << "a posting nested 1001 levels deep was read";
+  } catch (const InvalidFormat& e) {
+    EXPECT_NE(std::string(e.what()).find("nests deeper than the limit of 1000 levels"),
+              std::string::npos)
+        << e.what();
+  }
+  // Deep enough to overflow the stack of nlohmann's recursive msgpack reader.
+  EXPECT_THROW((void)decode_posting(with_details(nested(500'000))), InvalidFormat);
+}
+
+TEST(RedisPosting, OversizedPostingIsRefusedNamingTheLimit) {
+  // {"a": a str32 of `n` bytes}
+  const auto details = [](std::size_t n) {
+    std::string out(
+        "\x81\xa1"
+        "a\xdb",
+        4);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out += static_cast<char>(n >> shift & 0xff);
+    }
+    return out + std::string(n, 'x');
+  };
+  EXPECT_EQ(decode_posting(with_details(details(3u << 20)))
+                .details.at("a")
+                .get_ref<const std::string&>()
+                .size(),
+            3u << 20);
+  try {
+    (void)decode_posting(with_details(details(4u << 20)));
+    ADD_FAILURE() << "a posting over 4 MiB was read";
+  } catch (const InvalidFormat& e) {
+    EXPECT_NE(std::string(e.what()).find("over the limit of 4194304 bytes"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(RedisPosting, TextThatIsNotUtf8IsRefused) {
+  // msgpack-python reads TaskFlow's postings with raw=False: such a posting is unreadable there.
+  EXPECT_THROW((void)decode_posting(with_details(std::string("\x81\xa1"
+                                                             "a\xa1\xff",
+                                                             5))),
+               InvalidFormat);
+  EXPECT_EQ(decode_posting(with_details(std::string("\x81\xa1"
+                                                    "a\xa2\xc3\xa9",
+                                                    6)))
+                .details.at("a"),
+            "\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace caboose::jobs::detail

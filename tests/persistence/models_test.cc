@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
+
+#include "persistence/json_text.h"
+#include "persistence/sql_rows.h"
 
 namespace caboose::persistence {
 namespace {
@@ -167,6 +171,57 @@ TEST(LogBookMerge, KeepsFlowsTheOtherDoesNotMention) {
   mine.merge(theirs);
   EXPECT_EQ(mine.flows.size(), 2u);
   EXPECT_EQ(mine.meta.at("k"), "v");
+}
+
+// Stored records are read within caboose/core/decode.h's kRecordLimits.
+std::string stored_error(const std::string& text) {
+  try {
+    (void)detail::parse_stored_json(text, "atom detail u column results");
+  } catch (const InvalidFormat& e) {
+    return e.what();
+  }
+  return "(no InvalidFormat)";
+}
+
+TEST(StoredJson, DeeplyNestedRecordIsRefusedNamingTheLimit) {
+  const auto nested = [](std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+  };
+  EXPECT_TRUE(detail::parse_stored_json(nested(kMaxNesting), "r").is_array());
+  EXPECT_NE(stored_error(nested(kMaxNesting + 1))
+                .find("atom detail u column results nests deeper than the limit of 1000 levels"),
+            std::string::npos);
+  EXPECT_NE(stored_error(nested(500'000)).find("nests deeper"), std::string::npos);
+}
+
+TEST(StoredJson, OversizedRecordIsRefusedNamingTheLimit) {
+  const std::string big = '"' + std::string(16u << 20, 'r') + '"';
+  EXPECT_NE(stored_error(big).find("over the limit of 16777216 bytes"), std::string::npos);
+  EXPECT_EQ(detail::parse_stored_json('"' + std::string(8u << 20, 'r') + '"', "r")
+                .get_ref<const std::string&>()
+                .size(),
+            8u << 20);
+}
+
+TEST(SqlRows, DeeplyNestedFailureColumnIsInvalidFormat) {
+  // A failure whose causes nest 100000 deep: refused before Failure::from_dict recurses.
+  std::string failure;
+  for (int i = 0; i < 100'000; ++i) {
+    failure += R"({"exception_str": "x", "exc_type_names": ["E"], "version": 1, "causes": [)";
+  }
+  detail::AtomRow row;
+  row.name = "a";
+  row.uuid = "u";
+  row.state = "FAILURE";
+  row.failure = failure;
+  try {
+    (void)detail::atom_from_row(row);
+    ADD_FAILURE() << "a failure nested 200000 levels deep was read";
+  } catch (const InvalidFormat& e) {
+    EXPECT_NE(std::string(e.what()).find("atom detail u column failure nests deeper"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -36,5 +36,8 @@ inline constexpr DecodeLimits kRecordLimits{.max_bytes = 16u << 20, .max_depth =
 // InvalidFormat as decode_json does, and for text that is not UTF-8.
 [[nodiscard]] Value decode_msgpack(std::string_view bytes, std::string_view what,
                                    const DecodeLimits& limits);
+// As decode_json, but null where decode_json throws InvalidFormat: for a record its reader
+// treats as absent when it cannot be read (a lock's owner, an entity's details).
+[[nodiscard]] Value decode_json_or_null(std::string_view text, const DecodeLimits& limits);
 
 }  // namespace caboose

@@ -32,6 +32,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 
@@ -515,7 +516,7 @@ class EtcdJobBoard final : public JobBoard {
     extras.not_before.reset();
     extras.lease_until.reset();
     extras.trash_reason.reset();
-    Value posting = Value::parse(r.data->value, nullptr, /*allow_exceptions=*/false);
+    Value posting = decode_json_or_null(r.data->value, kPostingLimits);
     if (!posting.is_object()) {
       throw InvalidFormat(fmt::format("job {} in the garbage bin cannot be read", uuid));
     }
@@ -599,7 +600,7 @@ class EtcdJobBoard final : public JobBoard {
     op.sort_by_key = true;
     Value out = Value::array();
     for (const EtcdKv& kv : open().range(op).kvs) {
-      Value record = Value::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+      Value record = decode_json_or_null(kv.value, kPostingLimits);
       if (!record.is_object()) {
         record = Value::object();
       }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
 #include "jobs/json_posting.h"
@@ -115,7 +116,7 @@ EtcdExtras EtcdExtras::parse(const std::optional<EtcdKv>& kv) {
   if (!kv) {
     return e;
   }
-  const Value v = Value::parse(kv->value, nullptr, /*allow_exceptions=*/false);
+  const Value v = decode_json_or_null(kv->value, kPostingLimits);
   if (!v.is_object()) {
     return e;
   }
@@ -179,7 +180,7 @@ std::map<std::int64_t, EtcdRecord> group_records(const std::vector<EtcdKv>& kvs,
 }
 
 std::string lock_owner(const EtcdKv& lock) {
-  const Value v = Value::parse(lock.value, nullptr, /*allow_exceptions=*/false);
+  const Value v = decode_json_or_null(lock.value, kPostingLimits);
   return v.is_object() && v.contains("owner") && v["owner"].is_string()
              ? v["owner"].get<std::string>()
              : std::string();
@@ -193,7 +194,7 @@ std::optional<TimePoint> parse_modified(const std::optional<EtcdKv>& kv) {
   if (!kv) {
     return std::nullopt;
   }
-  const Value v = Value::parse(kv->value, nullptr, /*allow_exceptions=*/false);
+  const Value v = decode_json_or_null(kv->value, kPostingLimits);
   if (!v.is_object() || !v.contains("last_modified") || !v["last_modified"].is_string()) {
     return std::nullopt;
   }

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
 namespace caboose::jobs::detail {
@@ -35,12 +36,10 @@ TimePoint datetime_from(const Value& v, const std::string& what) {
   if (!v.is_binary() || !v.get_binary().has_subtype() || v.get_binary().subtype() != kDatetimeExt) {
     throw InvalidFormat(fmt::format("{} is not a msgpack datetime (ext type 1)", what));
   }
-  Value parts;
-  try {
-    parts = Value::from_msgpack(v.get_binary());
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidFormat(fmt::format("{}: bad datetime payload: {}", what, e.what()));
-  }
+  const std::vector<std::uint8_t>& payload = v.get_binary();
+  const Value parts = decode_msgpack(
+      std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
+      what + " datetime payload", kPostingLimits);
   std::tm tm{};
   long micro = 0;
   try {
@@ -100,12 +99,7 @@ std::string encode_posting(const Job& job) {
 }
 
 Job decode_posting(std::string_view bytes) {
-  Value posting;
-  try {
-    posting = Value::from_msgpack(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidFormat(fmt::format("a job posting is not msgpack: {}", e.what()));
-  }
+  const Value posting = decode_msgpack(bytes, "a job posting", kPostingLimits);
   if (!posting.is_object()) {
     throw InvalidFormat("a job posting is not a map");
   }
@@ -144,13 +138,7 @@ std::string encode_datetime(TimePoint t) {
 }
 
 TimePoint decode_datetime(std::string_view bytes) {
-  Value v;
-  try {
-    v = Value::from_msgpack(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidFormat(fmt::format("a datetime is not msgpack: {}", e.what()));
-  }
-  return datetime_from(v, "a datetime");
+  return datetime_from(decode_msgpack(bytes, "a datetime", kPostingLimits), "a datetime");
 }
 
 }  // namespace caboose::jobs::detail

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
@@ -483,10 +484,8 @@ class RedisJobBoard final : public JobBoard {
     const Reply all = open().command({"HGETALL", key("caboose.entities")});
     std::vector<std::pair<std::string, Value>> sorted;
     for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
-      Value record;
-      try {
-        record = Value::parse(all.elements[i + 1].text);
-      } catch (const nlohmann::json::exception&) {
+      Value record = decode_json_or_null(all.elements[i + 1].text, kPostingLimits);
+      if (!record.is_object()) {
         record = Value::object();
       }
       sorted.emplace_back(all.elements[i].text, std::move(record));
@@ -680,7 +679,8 @@ class RedisJobBoard final : public JobBoard {
         } else if (field == "not_before") {
           job.not_before = TimePoint(std::chrono::microseconds(std::stoll(value)));
         } else if (field == "last_failure") {
-          job.last_failure = Failure::from_dict(Value::parse(value));
+          job.last_failure =
+              Failure::from_dict(decode_json(value, "its last failure", kPostingLimits));
         } else if (field == "trash_reason") {
           job.trash_reason = value;
         }

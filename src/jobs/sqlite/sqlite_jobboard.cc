@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
@@ -450,12 +451,7 @@ class SqliteJobBoard final : public JobBoard {
                       "ORDER BY name"),
             db_->where("entities"));
     while (q.step()) {
-      Value details;
-      try {
-        details = Value::parse(q.text(1));
-      } catch (const nlohmann::json::exception&) {
-        details = nullptr;
-      }
+      Value details = decode_json_or_null(q.text(1), kPostingLimits);
       out.push_back(Value{{"name", q.text(0)},
                           {"details", std::move(details)},
                           {"last_seen", format_time(from_micros(q.integer(2)))}});

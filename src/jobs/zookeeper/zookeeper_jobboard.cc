@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 
@@ -78,7 +79,7 @@ struct Extras {
       return e;
     }
     e.version = node->stat.version;
-    const Value v = Value::parse(node->data, nullptr, /*allow_exceptions=*/false);
+    const Value v = decode_json_or_null(node->data, kPostingLimits);
     if (!v.is_object()) {
       return e;
     }
@@ -122,7 +123,7 @@ struct Lock {
     }
     Lock lock;
     lock.version = node->stat.version;
-    const Value v = Value::parse(node->data, nullptr, /*allow_exceptions=*/false);
+    const Value v = decode_json_or_null(node->data, kPostingLimits);
     if (v.is_object()) {
       if (v.contains("owner") && v["owner"].is_string()) {
         lock.owner = v["owner"].get<std::string>();
@@ -536,7 +537,7 @@ class ZooKeeperJobBoard final : public JobBoard {
     std::sort(names.begin(), names.end());
     for (const std::string& name : names) {
       const std::optional<ZkNode> node = zk.get(records_ + "/" + name);
-      Value record = node ? Value::parse(node->data, nullptr, false) : Value();
+      Value record = node ? decode_json_or_null(node->data, kPostingLimits) : Value();
       if (!record.is_object()) {
         record = Value::object();
       }
@@ -690,7 +691,7 @@ class ZooKeeperJobBoard final : public JobBoard {
   }
 
   static std::string posting_uuid(const std::string& data) {
-    const Value v = Value::parse(data, nullptr, /*allow_exceptions=*/false);
+    const Value v = decode_json_or_null(data, kPostingLimits);
     return v.is_object() && v.contains("uuid") && v["uuid"].is_string()
                ? v["uuid"].get<std::string>()
                : std::string();
