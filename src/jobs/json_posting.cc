@@ -48,7 +48,11 @@ Job decode_json_posting(std::string_view data) {
     if (!v["priority"].is_string()) {
       throw InvalidFormat("the posting's priority is not a string");
     }
-    job.priority = parse_job_priority(v["priority"].get<std::string>());
+    try {
+      job.priority = parse_job_priority(v["priority"].get<std::string>());
+    } catch (const InvalidArgument& e) {
+      throw InvalidFormat(fmt::format("the posting's priority: {}", e.what()));
+    }
   }
   if (v.contains("details") && !v["details"].is_null()) {
     if (!v["details"].is_object()) {

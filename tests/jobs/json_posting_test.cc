@@ -55,6 +55,8 @@ TEST(JsonPosting, MalformedPostingsAreInvalidFormat) {
   EXPECT_THAT(invalid_format_message(R"({"uuid": 1, "name": "n"})"), HasSubstr("no uuid or name"));
   EXPECT_THAT(invalid_format_message(R"({"uuid": "u", "name": "n", "details": 3})"),
               HasSubstr("details are not an object"));
+  EXPECT_THAT(invalid_format_message(R"({"uuid": "u", "name": "n", "priority": "SOON"})"),
+              HasSubstr("SOON"));
 }
 
 TEST(JsonPosting, DeeplyNestedPostingIsRefusedNamingTheLimit) {
