@@ -10,6 +10,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/failure.h"
 
+#include "conductors/job_details.h"
 #include "conductors/running_job.h"
 #include "core/log.h"
 
@@ -25,26 +26,6 @@ bool retryable(const Failure& failure) {
   return failure.check<ExecutionFailure>() || failure.check<StorageFailure>() ||
          failure.check("taskflow.exceptions.ExecutionFailure") ||
          failure.check("taskflow.exceptions.StorageFailure");
-}
-
-// The stored values the engine starts with: the flow detail's meta["store"], then the job's
-// details["store"] over it (TaskFlow's _engine_from_job).
-Value merged_store(const persistence::FlowDetail& flow, const Job& job) {
-  Value store = Value::object();
-  for (const Value* source :
-       {flow.meta.is_object() && flow.meta.contains("store") ? &flow.meta.at("store") : nullptr,
-        job.details.contains("store") ? &job.details.at("store") : nullptr}) {
-    if (source == nullptr || source->is_null()) {
-      continue;
-    }
-    if (!source->is_object()) {
-      throw InvalidFormat(fmt::format("job {}: a \"store\" that is not an object", job.uuid));
-    }
-    for (const auto& [key, value] : source->items()) {
-      store[key] = value;
-    }
-  }
-  return store;
 }
 
 // What a failure that ends a stage is: the claim was lost, worth another attempt, or not.
@@ -77,16 +58,12 @@ persistence::FlowDetail Conductor::locate(const Job& job) {
   if (!job.book_uuid) {
     throw NotFound(fmt::format("job {} names no logbook", job.uuid));
   }
-  if (job.details.contains("flow_uuid")) {
-    const Value& flow_uuid = job.details.at("flow_uuid");
-    if (!flow_uuid.is_string()) {
-      throw InvalidFormat(fmt::format("job {}: details[\"flow_uuid\"] is not a string", job.uuid));
-    }
+  if (const std::optional<std::string> flow_uuid = flow_uuid_of(job)) {
     try {
-      return persistence_.get_flow_details(flow_uuid.get<std::string>());
+      return persistence_.get_flow_details(*flow_uuid);
     } catch (const NotFound&) {
       throw NotFound(fmt::format("job {}: no flow detail {} in the persistence backend", job.uuid,
-                                 flow_uuid.get<std::string>()));
+                                 *flow_uuid));
     }
   }
   std::vector<persistence::FlowDetail> flows;

@@ -10,22 +10,15 @@
 #include "caboose/core/uuid.h"
 
 #include "jobs/etcd/etcd_jobboard.h"
+#include "jobs/redact_uri.h"
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
 #include "jobs/zookeeper/zookeeper_jobboard.h"
 
 namespace caboose::jobs {
-namespace {
+namespace detail {
 
-// The time on `options`' clock (the system clock by default).
-TimePoint board_time(const BoardOptions& options) {
-  return options.clock != nullptr
-             ? std::chrono::time_point_cast<std::chrono::microseconds>(options.clock->wall())
-             : now();
-}
-
-// The URI as messages may show it: a password (scheme://user:password@host) hidden.
-std::string redact(std::string_view uri) {
+std::string redact_uri(std::string_view uri) {
   std::string out(uri);
   const auto scheme = out.find("://");
   const auto at = out.find('@');
@@ -39,12 +32,25 @@ std::string redact(std::string_view uri) {
   return out;
 }
 
+}  // namespace detail
+
+namespace {
+
+using detail::redact_uri;
+
+// The time on `options`' clock (the system clock by default).
+TimePoint board_time(const BoardOptions& options) {
+  return options.clock != nullptr
+             ? std::chrono::time_point_cast<std::chrono::microseconds>(options.clock->wall())
+             : now();
+}
+
 std::int64_t positive_integer(std::string_view uri, std::string_view key, std::string_view text) {
   std::int64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n <= 0) {
     throw InvalidArgument(fmt::format("jobboard URI '{}': {} must be a positive integer, got '{}'",
-                                      redact(uri), key, text));
+                                      redact_uri(uri), key, text));
   }
   return n;
 }
@@ -179,7 +185,7 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
     const auto eq = item.find('=');
     if (eq == std::string_view::npos) {
       throw InvalidArgument(
-          fmt::format("jobboard URI '{}': '{}' is not a key=value option", redact(uri), item));
+          fmt::format("jobboard URI '{}': '{}' is not a key=value option", redact_uri(uri), item));
     }
     const std::string_view key = item.substr(0, eq);
     const std::string_view value = item.substr(eq + 1);
@@ -192,7 +198,7 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
     } else {
       throw InvalidArgument(
           fmt::format("jobboard URI '{}': unknown option '{}' (known: lease_ms, max_attempts)",
-                      redact(uri), key));
+                      redact_uri(uri), key));
     }
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
