@@ -175,24 +175,23 @@ AtomDetail AtomDetail::from_dict(const Value& dict, AtomDetailKind kind) {
   d.name = require_string(dict, kWhat, "name");
   d.uuid = require_string(dict, kWhat, "uuid");
   // Runs `parse` on one field, reporting any error against that field.
-  const auto field = [&](const char* name, auto parse) {
+  const auto field = [&](const char* field_name, auto parse) {
     try {
       parse();
     } catch (const nlohmann::json::exception& e) {
-      bad(kWhat, name, e.what());
+      bad(kWhat, field_name, e.what());
     } catch (const InvalidFormat& e) {
-      bad(kWhat, name, e.what());
+      bad(kWhat, field_name, e.what());
     }
   };
   field("state", [&] {
-    const Value& state = require(dict, kWhat, "state");
-    d.state = state.is_null() ? AtomState::kPending : parse_atom_state(state.get<std::string>());
+    const Value& text = require(dict, kWhat, "state");
+    d.state = text.is_null() ? AtomState::kPending : parse_atom_state(text.get<std::string>());
   });
   field("intention", [&] {
-    const auto intention = dict.find("intention");
-    d.intention = intention == dict.end() || intention->is_null()
-                      ? Intention::kExecute
-                      : parse_intention(intention->get<std::string>());
+    const auto text = dict.find("intention");
+    d.intention = text == dict.end() || text->is_null() ? Intention::kExecute
+                                                        : parse_intention(text->get<std::string>());
   });
   d.results = dict.value("results", Value());
   d.revert_results = dict.value("revert_results", Value());

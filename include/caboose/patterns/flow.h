@@ -32,10 +32,12 @@ class FlowItem {
  public:
   FlowItem(AtomPtr atom);  // NOLINT: implicit by design
   FlowItem(FlowPtr flow);  // NOLINT: implicit by design
+  // Defined below Flow: clang resolves the delegation where it is written, and deciding
+  // between the two needs Flow complete.
   template <class T, std::enable_if_t<std::is_base_of_v<Atom, T>, int> = 0>
-  FlowItem(std::unique_ptr<T> atom) : FlowItem(AtomPtr(std::move(atom))) {}  // NOLINT
+  FlowItem(std::unique_ptr<T> atom);  // NOLINT
   template <class T, std::enable_if_t<std::is_base_of_v<Flow, T>, int> = 0>
-  FlowItem(std::unique_ptr<T> flow) : FlowItem(FlowPtr(std::move(flow))) {}  // NOLINT
+  FlowItem(std::unique_ptr<T> flow);  // NOLINT
 
   const std::string& name() const;
   // Null unless the item is of that kind.
@@ -114,5 +116,10 @@ class Flow {
   std::vector<FlowItem> items_;
   std::unordered_map<std::string, std::size_t> index_;  // item name -> position
 };
+
+template <class T, std::enable_if_t<std::is_base_of_v<Atom, T>, int>>
+FlowItem::FlowItem(std::unique_ptr<T> atom) : FlowItem(AtomPtr(std::move(atom))) {}
+template <class T, std::enable_if_t<std::is_base_of_v<Flow, T>, int>>
+FlowItem::FlowItem(std::unique_ptr<T> flow) : FlowItem(FlowPtr(std::move(flow))) {}
 
 }  // namespace caboose

@@ -21,7 +21,7 @@ namespace caboose::detail {
 
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql, const std::string& where) : db_(db) {
+  Statement(sqlite3* db, std::string_view sql, const std::string& where) {
     if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                            &stmt_, nullptr) != SQLITE_OK) {
       throw StorageFailure(
@@ -35,7 +35,6 @@ class Statement {
   sqlite3_stmt* get() { return stmt_; }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
