@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/civil_time.h"
 #include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
@@ -88,20 +89,20 @@ std::string python_time(TimePoint t) {
 
 std::optional<TimePoint> parse_python_time(std::string_view text) {
   const std::string s(text);
-  std::tm tm{};
-  int micros = 0;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, micros = 0;
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &micros, &consumed) != 7 ||
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &y, &mo, &d, &h, &mi, &sec, &micros,
+                  &consumed) != 7 ||
       consumed != static_cast<int>(s.size())) {
     return std::nullopt;
   }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const std::time_t tt = timegm(&tm);
-  return std::chrono::time_point_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::from_time_t(tt)) +
-         std::chrono::microseconds(micros);
+  return from_civil_time({.year = y,
+                          .month = mo,
+                          .day = d,
+                          .hour = h,
+                          .minute = mi,
+                          .second = sec,
+                          .microsecond = micros});
 }
 
 }  // namespace caboose::jobs::detail

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/civil_time.h"
 #include "caboose/core/clock.h"
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
@@ -73,18 +74,14 @@ std::string format_time(Timestamp t) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
 }
 
-Timestamp from_parts(int year, int month, int day, int hour, int minute, int second, long micro) {
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const std::time_t tt = timegm(&tm);
-  return std::chrono::time_point_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::from_time_t(tt)) +
-         std::chrono::microseconds(micro);
+Timestamp from_parts(const CivilTime& parts, const char* field) {
+  if (const std::optional<Timestamp> t = from_civil_time(parts)) {
+    return *t;
+  }
+  bad("logbook", field,
+      fmt::format("is not a datetime Python can hold: {}-{}-{} {}:{}:{}.{}", parts.year,
+                  parts.month, parts.day, parts.hour, parts.minute, parts.second,
+                  parts.microsecond));
 }
 
 Value marshal_time(Timestamp t) {
@@ -107,14 +104,21 @@ std::optional<Timestamp> parse_time(const Value& dict, const char* field) {
     return std::nullopt;
   }
   if (it->is_object()) {
-    try {
-      return from_parts(it->at("year").get<int>(), it->at("month").get<int>(),
-                        it->at("day").get<int>(), it->at("hour").get<int>(),
-                        it->at("minute").get<int>(), it->at("second").get<int>(),
-                        it->at("microsecond").get<long>());
-    } catch (const nlohmann::json::exception& e) {
-      bad("logbook", field, e.what());
-    }
+    const auto part = [&](const char* name) -> std::int64_t {
+      const auto p = it->find(name);
+      if (p == it->end() || !p->is_number_integer()) {
+        bad("logbook", field, fmt::format("has no integer '{}'", name));
+      }
+      return p->get<std::int64_t>();
+    };
+    return from_parts({.year = part("year"),
+                       .month = part("month"),
+                       .day = part("day"),
+                       .hour = part("hour"),
+                       .minute = part("minute"),
+                       .second = part("second"),
+                       .microsecond = part("microsecond")},
+                      field);
   }
   if (it->is_string()) {
     const std::string text = it->get<std::string>();
@@ -124,13 +128,25 @@ std::optional<Timestamp> parse_time(const Value& dict, const char* field) {
     if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &s,
                     &consumed) == 7 &&
         (sep == 'T' || sep == ' ')) {
-      long micro = 0;
+      std::int64_t micro = 0;
       if (static_cast<std::size_t>(consumed) < text.size() && text[consumed] == '.') {
-        std::string frac = text.substr(consumed + 1, 6);
-        frac.resize(6, '0');
-        micro = std::stol(frac);
+        // Up to six digits, as Python writes them (".5" is half a second).
+        std::int64_t scale = 100'000;
+        for (std::size_t i = consumed + 1; i < text.size() && scale > 0; ++i, scale /= 10) {
+          if (text[i] < '0' || text[i] > '9') {
+            bad("logbook", field, "has a fraction of a second that is not digits");
+          }
+          micro += (text[i] - '0') * scale;
+        }
       }
-      return from_parts(y, mo, d, h, mi, s, micro);
+      return from_parts({.year = y,
+                         .month = mo,
+                         .day = d,
+                         .hour = h,
+                         .minute = mi,
+                         .second = s,
+                         .microsecond = micro},
+                        field);
     }
   }
   bad("logbook", field, "must be a datetime");

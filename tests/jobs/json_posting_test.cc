@@ -87,5 +87,20 @@ TEST(EtcdRecords, UnreadableOrTooDeepRecordsReadAsAbsent) {
   EXPECT_FALSE(parse_modified(kv(std::string(100'000, '['))).has_value());
 }
 
+TEST(JsonPosting, PythonTimesReadEveryYearPythonCanHold) {
+  // Past 2262 the nanoseconds of system_clock overflow: 5026 once went through them.
+  for (const char* text : {"5026-11-23T07:24:24.515281", "0001-01-01T00:00:00.000000",
+                           "9999-12-31T23:59:59.999999", "2024-02-29T12:00:00.000001"}) {
+    const auto t = parse_python_time(text);
+    ASSERT_TRUE(t.has_value()) << text;
+    EXPECT_EQ(python_time(*t), text);
+  }
+  for (const char* text :
+       {"2026-02-29T00:00:00.000000", "2026-13-01T00:00:00.000000", "2026-11-23T24:00:00.000000",
+        "2026-11-23T07:24:24.-00001", "0000-11-23T07:24:24.000000"}) {
+    EXPECT_FALSE(parse_python_time(text).has_value()) << text;
+  }
+}
+
 }  // namespace
 }  // namespace caboose::jobs::detail

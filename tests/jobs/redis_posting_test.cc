@@ -1,6 +1,7 @@
 // TaskFlow's Redis postings, byte for byte: the captures of shared/formats/redis-layout.txt
 // decode to the jobs they describe, and encoding those jobs gives the captured bytes back.
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -184,6 +185,46 @@ TEST(RedisPosting, TextThatIsNotUtf8IsRefused) {
                                                     6)))
                 .details.at("a"),
             "\xc3\xa9");
+}
+
+// A datetime payload {"day", "month", "year", "hour", "minute", "second", "microsecond"}.
+std::string datetime(const Value& parts) {
+  const std::vector<std::uint8_t> payload =
+      nlohmann::ordered_json::to_msgpack(nlohmann::ordered_json{{"day", parts[0]},
+                                                                {"month", parts[1]},
+                                                                {"year", parts[2]},
+                                                                {"hour", parts[3]},
+                                                                {"minute", parts[4]},
+                                                                {"second", parts[5]},
+                                                                {"microsecond", parts[6]}});
+  const auto bytes = Value::to_msgpack(Value::binary(payload, 1));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+TEST(RedisPosting, DatetimesReadEveryYearPythonCanHold) {
+  // Past 2262 the nanoseconds of system_clock overflow: these once went through them.
+  const TimePoint far = decode_datetime(datetime({23, 11, 5026, 7, 24, 24, 777399}));
+  EXPECT_EQ(far - at(7, 24, 24, 777399),
+            std::chrono::days(3000 * 365 + 727));  // 727 leap years in 2026-5025
+  EXPECT_EQ(decode_datetime(encode_datetime(far)), far);
+  const TimePoint first = decode_datetime(datetime({1, 1, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(decode_datetime(encode_datetime(first)), first);
+  EXPECT_EQ(decode_datetime(datetime({31, 12, 9999, 23, 59, 59, 999999})) -
+                decode_datetime(datetime({1, 1, 1, 0, 0, 0, 0})),
+            std::chrono::days(3652059) - std::chrono::microseconds(1));
+}
+
+TEST(RedisPosting, DatetimesPythonCannotHoldAreInvalidFormat) {
+  for (const Value& parts :
+       {Value{23, 11, 10000, 7, 24, 24, 0}, Value{23, 11, 0, 7, 24, 24, 0},
+        Value{30, 2, 2026, 7, 24, 24, 0}, Value{23, 13, 2026, 7, 24, 24, 0},
+        Value{23, 11, 2026, 24, 24, 24, 0}, Value{23, 11, 2026, 7, 60, 24, 0},
+        Value{23, 11, 2026, 7, 24, 60, 0}, Value{23, 11, 2026, 7, 24, 24, 1000000},
+        Value{23, 11, 2026, 7, 24, 24, -1}, Value{23, 11, 2026.5, 7, 24, 24, 0},
+        Value{23, 11, 1e300, 7, 24, 24, 0}, Value{23, 11, "2026", 7, 24, 24, 0},
+        Value{23, 11, std::int64_t{-9'000'000'000'000'000'000}, 7, 24, 24, 0}}) {
+    EXPECT_THROW((void)decode_datetime(datetime(parts)), InvalidFormat) << parts.dump();
+  }
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // model-and-states.txt), and TaskFlow's merge rules.
 #include "caboose/persistence/models.h"
 
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "caboose/core/decode.h"
@@ -171,6 +174,47 @@ TEST(LogBookMerge, KeepsFlowsTheOtherDoesNotMention) {
   mine.merge(theirs);
   EXPECT_EQ(mine.flows.size(), 2u);
   EXPECT_EQ(mine.meta.at("k"), "v");
+}
+
+TEST(LogBookDict, DatetimesReadEveryYearPythonCanHold) {
+  // Past 2262 the nanoseconds of system_clock overflow: these once went through them.
+  Value dict = LogBook::from_dict(Value{{"name", "b"}, {"uuid", "u"}}).to_dict();
+  dict["created_at"] = "5026-11-23T07:21:56.273003";
+  dict["updated_at"] = Value{{"day", 31},    {"month", 12},  {"year", 9999},         {"hour", 23},
+                             {"minute", 59}, {"second", 59}, {"microsecond", 999999}};
+  const LogBook book = LogBook::from_dict(dict);
+  EXPECT_EQ(book.to_dict()["created_at"], "5026-11-23T07:21:56.273003");
+  EXPECT_EQ(book.to_dict()["updated_at"], "9999-12-31T23:59:59.999999");
+  EXPECT_EQ(LogBook::from_dict(book.to_dict(/*marshal_time=*/true)), book);
+}
+
+TEST(LogBookDict, DatetimesPythonCannotHoldAreInvalidFormat) {
+  Value dict = LogBook::from_dict(Value{{"name", "b"}, {"uuid", "u"}}).to_dict();
+  const Value good{{"day", 23},    {"month", 11},  {"year", 2026},         {"hour", 7},
+                   {"minute", 21}, {"second", 56}, {"microsecond", 273003}};
+  for (const auto& [field, value] :
+       std::vector<std::pair<const char*, Value>>{{"year", 10000},
+                                                  {"year", 1e300},
+                                                  {"year", -2147483647},
+                                                  {"month", 13},
+                                                  {"day", 0},
+                                                  {"hour", 24},
+                                                  {"second", 60},
+                                                  {"microsecond", -1},
+                                                  {"microsecond", 1.5}}) {
+    Value bad_time = good;
+    bad_time[field] = value;
+    dict["created_at"] = bad_time;
+    EXPECT_THROW((void)LogBook::from_dict(dict), InvalidFormat) << bad_time.dump();
+  }
+  // Text: a fraction that is not digits was a std::invalid_argument from std::stol.
+  for (const char* text : {"2026-11-23 07:21:56.abc", "2026-11-23 07:21:56.-5",
+                           "2026-02-30 07:21:56.000000", "20260-11-23 07:21:56"}) {
+    dict["created_at"] = text;
+    EXPECT_THROW((void)LogBook::from_dict(dict), InvalidFormat) << text;
+  }
+  dict["created_at"] = "2026-11-23 07:21:56.5";  // half a second, as Python reads it
+  EXPECT_EQ(LogBook::from_dict(dict).to_dict()["created_at"], "2026-11-23T07:21:56.500000");
 }
 
 // Stored records are read within caboose/core/decode.h's kRecordLimits.

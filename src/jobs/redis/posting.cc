@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/civil_time.h"
 #include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
@@ -40,23 +41,27 @@ TimePoint datetime_from(const Value& v, const std::string& what) {
   const Value parts = decode_msgpack(
       std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
       what + " datetime payload", kPostingLimits);
-  std::tm tm{};
-  long micro = 0;
-  try {
-    tm.tm_year = parts.at("year").get<int>() - 1900;
-    tm.tm_mon = parts.at("month").get<int>() - 1;
-    tm.tm_mday = parts.at("day").get<int>();
-    tm.tm_hour = parts.at("hour").get<int>();
-    tm.tm_min = parts.at("minute").get<int>();
-    tm.tm_sec = parts.at("second").get<int>();
-    micro = parts.at("microsecond").get<long>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidFormat(fmt::format("{}: bad datetime fields: {}", what, e.what()));
+  const auto part = [&](const char* name) -> std::int64_t {
+    const auto p = parts.is_object() ? parts.find(name) : parts.end();
+    if (p == parts.end() || !p->is_number_integer()) {
+      throw InvalidFormat(fmt::format("{}: the datetime has no integer '{}'", what, name));
+    }
+    return p->get<std::int64_t>();
+  };
+  const CivilTime civil{.year = part("year"),
+                        .month = part("month"),
+                        .day = part("day"),
+                        .hour = part("hour"),
+                        .minute = part("minute"),
+                        .second = part("second"),
+                        .microsecond = part("microsecond")};
+  const std::optional<TimePoint> t = from_civil_time(civil);
+  if (!t) {
+    throw InvalidFormat(fmt::format("{}: {}-{}-{} {}:{}:{}.{} is not a datetime Python can hold",
+                                    what, civil.year, civil.month, civil.day, civil.hour,
+                                    civil.minute, civil.second, civil.microsecond));
   }
-  const std::time_t tt = timegm(&tm);
-  return std::chrono::time_point_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::from_time_t(tt)) +
-         std::chrono::microseconds(micro);
+  return *t;
 }
 
 std::string as_string(const Bytes& bytes) {
