@@ -21,7 +21,9 @@ namespace detail {
 std::string redact_uri(std::string_view uri) {
   std::string out(uri);
   const auto scheme = out.find("://");
-  const auto at = out.find('@');
+  // The last '@' before the query, as the Redis parser reads user:password@host: a password
+  // may hold '@' and ':'.
+  const auto at = out.rfind('@', out.find('?'));
   if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
     return out;
   }

@@ -10,6 +10,7 @@
 #include "caboose/jobs/jobboard.h"
 
 #include "jobs/jobboard_conformance.h"
+#include "jobs/redact_uri.h"
 #include "persistence/temp_dir.h"
 
 namespace caboose::jobs::testing {
@@ -48,6 +49,18 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, JobBoardConformance,
                          ::testing::Values(BoardFactory{
                              "sqlite", [] { return std::make_unique<SqliteBoardFixture>(); }}),
                          BoardName());
+
+TEST(JobboardUri, RedactionHidesAWholePasswordHoldingAtOrColon) {
+  using detail::redact_uri;
+  EXPECT_EQ(redact_uri("redis://user:secret@host:6380/3"), "redis://user:***@host:6380/3");
+  // The Redis parser takes the last '@' before the query: so does the redaction (it once
+  // showed "ss@host" of this password).
+  EXPECT_EQ(redact_uri("redis://:p@ss@host"), "redis://:***@host");
+  EXPECT_EQ(redact_uri("redis://u:a:b@c@host/0?namespace=x@y"),
+            "redis://u:***@host/0?namespace=x@y");
+  EXPECT_EQ(redact_uri("redis://host/0?namespace=a:b@c"), "redis://host/0?namespace=a:b@c");
+  EXPECT_EQ(redact_uri("zookeeper://h1:2181,h2:2181/jobs"), "zookeeper://h1:2181,h2:2181/jobs");
+}
 
 TEST(SqliteJobBoardUri, OptionsAndErrors) {
   TempDir dir;
