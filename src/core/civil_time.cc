@@ -18,4 +18,18 @@ std::optional<UtcMicros> from_civil_time(const CivilTime& t) {
          seconds(t.second) + microseconds(t.microsecond);
 }
 
+CivilTime to_civil_time(UtcMicros t) {
+  using namespace std::chrono;
+  const auto day_start = floor<days>(t);
+  const year_month_day date{sys_days(day_start.time_since_epoch())};
+  const hh_mm_ss time{t - day_start};
+  return {.year = static_cast<int>(date.year()),
+          .month = static_cast<unsigned>(date.month()),
+          .day = static_cast<unsigned>(date.day()),
+          .hour = time.hours().count(),
+          .minute = time.minutes().count(),
+          .second = time.seconds().count(),
+          .microsecond = time.subseconds().count()};
+}
+
 }  // namespace caboose

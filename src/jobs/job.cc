@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/civil_time.h"
 #include "caboose/core/errors.h"
 
 namespace caboose::jobs {
@@ -78,12 +79,9 @@ JobState parse_job_state(std::string_view text) {
 }
 
 std::string format_time(TimePoint t) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (t - seconds).count());
+  const CivilTime c = to_civil_time(t);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", c.year, c.month, c.day, c.hour,
+                     c.minute, c.second, c.microsecond);
 }
 
 persistence::LogBook Job::book(persistence::Backend& backend) const {

@@ -65,13 +65,9 @@ Value failure_to_dict(const std::optional<Failure>& failure) {
 
 // "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC), as datetime.isoformat() for TaskFlow's naive UTC times.
 std::string format_time(Timestamp t) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-  const auto micros = (t - seconds).count();
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+  const CivilTime c = to_civil_time(t);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}", c.year, c.month, c.day, c.hour,
+                     c.minute, c.second, c.microsecond);
 }
 
 Timestamp from_parts(const CivilTime& parts, const char* field) {
@@ -85,17 +81,14 @@ Timestamp from_parts(const CivilTime& parts, const char* field) {
 }
 
 Value marshal_time(Timestamp t) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return Value{{"day", tm.tm_mday},
-               {"month", tm.tm_mon + 1},
-               {"year", tm.tm_year + 1900},
-               {"hour", tm.tm_hour},
-               {"minute", tm.tm_min},
-               {"second", tm.tm_sec},
-               {"microsecond", (t - seconds).count()}};
+  const CivilTime c = to_civil_time(t);
+  return Value{{"day", c.day},
+               {"month", c.month},
+               {"year", c.year},
+               {"hour", c.hour},
+               {"minute", c.minute},
+               {"second", c.second},
+               {"microsecond", c.microsecond}};
 }
 
 std::optional<Timestamp> parse_time(const Value& dict, const char* field) {

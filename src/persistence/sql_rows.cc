@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "caboose/core/civil_time.h"
 #include "caboose/core/errors.h"
 
 #include "persistence/json_text.h"
@@ -80,12 +81,9 @@ Value failure_value(const std::optional<Failure>& failure) {
 
 std::string sql_time(std::chrono::system_clock::time_point at) {
   const auto micros = std::chrono::time_point_cast<std::chrono::microseconds>(at);
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(micros);
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (micros - seconds).count());
+  const CivilTime c = to_civil_time(micros);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}", c.year, c.month, c.day, c.hour,
+                     c.minute, c.second, c.microsecond);
 }
 
 std::string sql_now() {

@@ -25,5 +25,8 @@ using UtcMicros = std::chrono::time_point<std::chrono::system_clock, std::chrono
 // The instant, or nullopt when a field is outside Python's datetime: year 1-9999, a day the
 // month has, hour 0-23, minute and second 0-59, microsecond 0-999999.
 [[nodiscard]] std::optional<UtcMicros> from_civil_time(const CivilTime& t);
+// The date and time of an instant (proleptic Gregorian, any year), without going through
+// time_t or system_clock's nanoseconds, which overflow past 2262.
+[[nodiscard]] CivilTime to_civil_time(UtcMicros t);
 
 }  // namespace caboose

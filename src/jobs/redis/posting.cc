@@ -18,18 +18,15 @@ using Bytes = std::vector<std::uint8_t>;
 constexpr std::uint8_t kDatetimeExt = 1;
 
 Ordered datetime_value(TimePoint t) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-  const std::time_t tt = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
+  const CivilTime c = to_civil_time(t);
   Ordered parts = Ordered::object();
-  parts["day"] = tm.tm_mday;
-  parts["month"] = tm.tm_mon + 1;
-  parts["year"] = tm.tm_year + 1900;
-  parts["hour"] = tm.tm_hour;
-  parts["minute"] = tm.tm_min;
-  parts["second"] = tm.tm_sec;
-  parts["microsecond"] = (t - seconds).count();
+  parts["day"] = c.day;
+  parts["month"] = c.month;
+  parts["year"] = c.year;
+  parts["hour"] = c.hour;
+  parts["minute"] = c.minute;
+  parts["second"] = c.second;
+  parts["microsecond"] = c.microsecond;
   return Ordered::binary(Ordered::to_msgpack(parts), kDatetimeExt);
 }
 
