@@ -1,0 +1,46 @@
+// The URI parsers and redactions, without connecting anywhere: ZooKeeper, Redis and etcd
+// board/backend URIs, a PostgreSQL conninfo's and a jobboard URI's redaction. Parsers return or
+// throw a caboose::Error; a password a parser finds never survives redaction.
+#include "caboose/core/errors.h"
+#include "caboose/persistence/postgres_backend.h"
+
+#include "clients/zookeeper/zk_client.h"
+#include "fuzz/fuzz_check.h"
+#include "jobs/etcd/etcd_layout.h"
+#include "jobs/redact_uri.h"
+#include "jobs/redis/redis_client.h"
+
+using caboose::Error;
+namespace detail = caboose::jobs::detail;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view uri = caboose::fuzz::as_text(data, size);
+  try {
+    const auto zk = caboose::clients::parse_zk_uri(uri, "/taskflow");
+    CABOOSE_FUZZ_CHECK(!zk.hosts.empty() && zk.session_timeout.count() > 0);
+  } catch (const Error&) {
+  }
+  try {
+    const auto etcd = detail::parse_etcd_uri(uri);
+    CABOOSE_FUZZ_CHECK(!etcd.endpoints.hosts.empty() && !etcd.path.empty());
+  } catch (const Error&) {
+  }
+  try {
+    const auto redis = detail::RedisAddress::parse(uri);
+    CABOOSE_FUZZ_CHECK(redis.port >= 1 && redis.port <= 65535);
+    if (!redis.password.empty() && redis.password != "***") {
+      const std::string secret = ":" + redis.password + "@";
+      // After "redis://<user>" (which may itself hold "://" or '@').
+      CABOOSE_FUZZ_CHECK(redis.shown.find(secret, 8 + redis.username.size()) == std::string::npos);
+      // The whole password goes, wherever it holds ':' or '@' (the parser takes the last '@').
+      const std::string_view hostpart = uri.substr(0, uri.find('?'));
+      const std::string expected =
+          "redis://" + redis.username + ":***@" + std::string(uri.substr(hostpart.rfind('@') + 1));
+      CABOOSE_FUZZ_CHECK(detail::redact_uri(uri) == expected);
+    }
+  } catch (const Error&) {
+  }
+  (void)caboose::persistence::redact_conninfo(std::string(uri));
+  (void)detail::redact_uri(uri);
+  return 0;
+}
