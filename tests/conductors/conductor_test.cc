@@ -327,6 +327,33 @@ TEST_P(ConductorTest, MalformedJobsAreTrashedWithAClearReasonAndTheConductorGoes
   EXPECT_NE(reasons["job-" + bad_kwargs.name].find("tasks"), std::string::npos);
 }
 
+TEST_P(ConductorTest, JobNestedPastTheLimitIsNeverRunAndTheConductorGoesOn) {
+  auto conductor = make();
+  EventLog events(conductor->notifier());
+  const auto good = saved_flow(backend_, {.name = "caboose.examples.noop"});
+  // details {"store": {"x": [[...]]}}: 1002 levels, past the 1000 a board reads.
+  Value deep = Value::array();
+  for (int i = 0; i < 999; ++i) {
+    deep = Value::array({std::move(deep)});
+  }
+  const Job nested =
+      board_->post("nested", {.details = Value{{"store", {{"x", std::move(deep)}}}}, .book = good});
+  Running running(*conductor);
+  post_job(*board_, good);
+  ASSERT_TRUE(events.wait_for("job_consumed"));
+  for (const Job& j : board_->trashed()) {
+    EXPECT_NE(j.uuid, nested.uuid);
+  }
+  try {
+    (void)board_->find(nested.uuid);
+    ADD_FAILURE() << "a job nested 1002 levels deep was read";
+  } catch (const InvalidFormat& e) {
+    EXPECT_NE(std::string(e.what()).find("nests deeper than the limit of 1000 levels"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_P(ConductorTest, ClaimPastItsAttemptLimitIsTrashedWithoutRunning) {
   auto short_board = jobs::fetch_jobboard("sqlite://", {.lease = 100ms, .max_attempts = 3});
   board_ = std::move(short_board);
