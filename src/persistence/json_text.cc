@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "caboose/core/decode.h"
+#include "caboose/core/errors.h"
 
 namespace caboose::persistence::detail {
 namespace {
@@ -67,6 +68,25 @@ std::string python_json(const Value& value) {
 
 Value parse_stored_json(const std::string& text, const std::string& what) {
   return decode_json(text, what, kRecordLimits);
+}
+
+std::string atom_record(const AtomDetail& atom) {
+  return python_json(Value{{"atom", atom.to_dict()}, {"type", std::string(to_string(atom.kind))}});
+}
+
+AtomDetail parse_atom_record(const std::string& text, const std::string& what) {
+  const Value record = parse_stored_json(text, what);
+  if (!record.is_object() || !record.contains("atom") || !record.contains("type") ||
+      !record["type"].is_string()) {
+    throw InvalidFormat(fmt::format("{} is not an {{\"atom\", \"type\"}} record", what));
+  }
+  AtomDetailKind kind = AtomDetailKind::kTask;
+  try {
+    kind = parse_atom_detail_kind(record["type"].get<std::string>());
+  } catch (const Error&) {
+    throw InvalidFormat(fmt::format("{} has an unknown type {}", what, record["type"].dump()));
+  }
+  return AtomDetail::from_dict(record["atom"], kind);
 }
 
 }  // namespace caboose::persistence::detail

@@ -482,24 +482,16 @@ class DirBackend final : public Backend {
 
   AtomDetail read_atom(std::string_view uuid) {
     const std::string what = fmt::format("atom detail {}", uuid);
-    const Value record = read_json(object_dir("atom_details", uuid) / kMetadata, what);
-    if (!record.is_object() || !record.contains("atom") || !record.contains("type") ||
-        !record["type"].is_string()) {
-      throw InvalidFormat(fmt::format("{} is not an {{\"atom\", \"type\"}} record", what));
+    const fs::path file = object_dir("atom_details", uuid) / kMetadata;
+    const std::optional<std::string> text = read_file(file);
+    if (!text) {
+      throw NotFound(fmt::format("no {}", what));
     }
-    AtomDetailKind kind = AtomDetailKind::kTask;
-    try {
-      kind = parse_atom_detail_kind(record["type"].get<std::string>());
-    } catch (const Error&) {
-      throw InvalidFormat(fmt::format("{} has an unknown type {}", what, record["type"].dump()));
-    }
-    return AtomDetail::from_dict(record["atom"], kind);
+    return detail::parse_atom_record(*text, fmt::format("{} ('{}')", what, file.string()));
   }
 
   void write_atom(const AtomDetail& atom) {
-    write_atomically(object_dir("atom_details", atom.uuid) / kMetadata,
-                     detail::python_json(Value{{"atom", atom.to_dict()},
-                                               {"type", std::string(to_string(atom.kind))}}));
+    write_atomically(object_dir("atom_details", atom.uuid) / kMetadata, detail::atom_record(atom));
   }
 
   void save_flow(const FlowDetail& flow) {

@@ -53,25 +53,8 @@ void check_name(std::string_view uuid) {
   }
 }
 
-std::string atom_record(const AtomDetail& atom) {
-  return detail::python_json(
-      Value{{"atom", atom.to_dict()}, {"type", std::string(to_string(atom.kind))}});
-}
-
-AtomDetail parse_atom_record(const std::string& data, std::string_view uuid) {
-  const std::string what = fmt::format("atom detail {}", uuid);
-  const Value record = detail::parse_stored_json(data, what);
-  if (!record.is_object() || !record.contains("atom") || !record.contains("type") ||
-      !record["type"].is_string()) {
-    throw InvalidFormat(fmt::format("{} is not an {{\"atom\", \"type\"}} record", what));
-  }
-  AtomDetailKind kind = AtomDetailKind::kTask;
-  try {
-    kind = parse_atom_detail_kind(record["type"].get<std::string>());
-  } catch (const Error&) {
-    throw InvalidFormat(fmt::format("{} has an unknown type {}", what, record["type"].dump()));
-  }
-  return AtomDetail::from_dict(record["atom"], kind);
+AtomDetail parse_atom_record_of(const std::string& data, std::string_view uuid) {
+  return detail::parse_atom_record(data, fmt::format("atom detail {}", uuid));
 }
 
 FenceToken parse_fence(const std::optional<ZkNode>& node, std::string_view flow_uuid) {
@@ -260,7 +243,7 @@ class ZooKeeperBackend final : public Backend {
       if (!node) {
         throw NotFound(fmt::format("no atom detail {}", atom_uuid));
       }
-      return parse_atom_record(node->data, atom_uuid);
+      return parse_atom_record_of(node->data, atom_uuid);
     });
   }
 
@@ -437,9 +420,9 @@ class ZooKeeperBackend final : public Backend {
         check_fence(*flow, parse_fence(nodes[1], *flow), token);
         guard_fence(*flow, nodes[1], ops);
       }
-      AtomDetail merged = parse_atom_record(nodes[0]->data, atom.uuid);
+      AtomDetail merged = parse_atom_record_of(nodes[0]->data, atom.uuid);
       merged.merge(atom);
-      ops.push_back(ZkOp::set(paths[0], atom_record(merged), nodes[0]->stat.version));
+      ops.push_back(ZkOp::set(paths[0], detail::atom_record(merged), nodes[0]->stat.version));
       commit(zk, ops);
       return 0;
     });
@@ -578,11 +561,12 @@ class ZooKeeperBackend final : public Backend {
           }
         }
         if (atom_node) {
-          AtomDetail merged = parse_atom_record(atom_node->data, atom.uuid);
+          AtomDetail merged = parse_atom_record_of(atom_node->data, atom.uuid);
           merged.merge(atom);
-          ops.push_back(ZkOp::set(atom_paths[a], atom_record(merged), atom_node->stat.version));
+          ops.push_back(
+              ZkOp::set(atom_paths[a], detail::atom_record(merged), atom_node->stat.version));
         } else {
-          ops.push_back(ZkOp::create(atom_paths[a], atom_record(atom)));
+          ops.push_back(ZkOp::create(atom_paths[a], detail::atom_record(atom)));
         }
         if (!is_linked) {
           ops.push_back(ZkOp::create(join(flow_paths[f], atom.uuid), std::to_string(position++)));
@@ -675,7 +659,7 @@ class ZooKeeperBackend final : public Backend {
           throw NotFound(fmt::format("flow detail {} links atom detail {}, which is not stored",
                                      uuids[i], atom_uuids[a]));
         }
-        flows[i].atoms.push_back(parse_atom_record(records[a]->data, atom_uuids[a]));
+        flows[i].atoms.push_back(parse_atom_record_of(records[a]->data, atom_uuids[a]));
       }
       std::lock_guard lock(mu_);
       for (const std::string& atom : atom_uuids) {
