@@ -91,6 +91,19 @@ Job JobBoard::new_job(std::string name, PostOptions options, const BoardOptions&
   return job;
 }
 
+std::size_t JobBoard::purge_all() {
+  std::size_t n = 0;
+  for (const Job& job : trashed()) {
+    try {
+      purge(job.uuid);
+      ++n;
+    } catch (const NotFound&) {
+      // purged by someone else meanwhile
+    }
+  }
+  return n;
+}
+
 std::uint64_t JobBoard::watch_claims(std::function<void()> in_doubt) {
   std::lock_guard lock(watchers_mu_);
   claim_watchers_.emplace(++next_watcher_, std::move(in_doubt));

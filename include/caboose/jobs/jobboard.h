@@ -107,7 +107,8 @@ class JobBoard {
   virtual std::vector<Job> trashed() = 0;
   virtual Job requeue(std::string_view job_uuid) = 0;
   virtual void purge(std::string_view job_uuid) = 0;
-  virtual std::size_t purge_all() = 0;
+  // The default purges each trashed job in turn (one purged meanwhile by another is skipped).
+  virtual std::size_t purge_all();
 
   // Records a conductor as alive on the board (name, details, last seen).
   virtual void register_entity(std::string_view name, const Value& details) = 0;

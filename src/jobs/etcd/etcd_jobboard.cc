@@ -576,19 +576,6 @@ class EtcdJobBoard final : public JobBoard {
     notifier_.notify("removal", Value{{"job_uuid", uuid}, {"reason", "purged"}});
   }
 
-  std::size_t purge_all() override {
-    std::size_t n = 0;
-    for (const Job& job : trashed()) {
-      try {
-        purge(job.uuid);
-        ++n;
-      } catch (const NotFound&) {
-        // purged by someone else meanwhile
-      }
-    }
-    return n;
-  }
-
   void register_entity(std::string_view entity, const Value& details) override {
     // TaskFlow's etcd board registers nothing; caboose keeps its record under .caboose.
     open().put(keys_.entities + std::string(entity),

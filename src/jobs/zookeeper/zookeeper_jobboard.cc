@@ -490,19 +490,6 @@ class ZooKeeperJobBoard final : public JobBoard {
     notifier_.notify("removal", Value{{"job_uuid", uuid}, {"reason", "purged"}});
   }
 
-  std::size_t purge_all() override {
-    std::size_t n = 0;
-    for (const Job& job : trashed()) {
-      try {
-        purge(job.uuid);
-        ++n;
-      } catch (const NotFound&) {
-        // purged by someone else meanwhile
-      }
-    }
-    return n;
-  }
-
   void register_entity(std::string_view name, const Value& details) override {
     std::lock_guard lock(mu_);
     ZkClient& zk = open();
