@@ -1,6 +1,7 @@
 // The URI parsers and redactions, without connecting anywhere: ZooKeeper, Redis and etcd
-// board/backend URIs, a PostgreSQL conninfo's and a jobboard URI's redaction. Parsers return or
-// throw a caboose::Error; a password a parser finds never survives redaction.
+// board/backend URIs, a PostgreSQL conninfo's caboose options and redaction, a jobboard URI's
+// redaction. Parsers return or throw a caboose::Error; a password a parser finds never survives
+// redaction.
 #include "caboose/core/errors.h"
 #include "caboose/persistence/postgres_backend.h"
 
@@ -38,6 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           "redis://" + redis.username + ":***@" + std::string(uri.substr(hostpart.rfind('@') + 1));
       CABOOSE_FUZZ_CHECK(detail::redact_uri(uri) == expected);
     }
+  } catch (const Error&) {
+  }
+  try {
+    const auto pg = caboose::persistence::parse_postgres_conninfo(std::string(uri));
+    // caboose's own option never reaches libpq, which refuses parameters it does not know.
+    CABOOSE_FUZZ_CHECK(!caboose::persistence::parse_postgres_conninfo(pg.libpq).timeout);
   } catch (const Error&) {
   }
   (void)caboose::persistence::redact_conninfo(std::string(uri));

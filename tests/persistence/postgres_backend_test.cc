@@ -202,6 +202,38 @@ TEST(PostgresBackend, RedactsPasswordsInEveryForm) {
             "postgresql://h/db?user=u&password=***&sslmode=disable");
 }
 
+TEST(PostgresBackend, TimeoutIsCaboosesOwnOptionAndLeftOutOfLibpqsConninfo) {
+  PostgresConninfo c = parse_postgres_conninfo("postgresql://u:pw@h:5432/db?timeout_ms=2500");
+  EXPECT_EQ(c.libpq, "postgresql://u:pw@h:5432/db");
+  EXPECT_EQ(c.timeout, std::chrono::milliseconds(2500));
+  c = parse_postgres_conninfo("postgresql://h/db?sslmode=disable&timeout_ms=10&user=u");
+  EXPECT_EQ(c.libpq, "postgresql://h/db?sslmode=disable&user=u");
+  EXPECT_EQ(c.timeout, std::chrono::milliseconds(10));
+  c = parse_postgres_conninfo("host=h timeout_ms=700 dbname=d");
+  EXPECT_EQ(c.timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(c.libpq.find("timeout_ms"), std::string::npos) << c.libpq;
+  EXPECT_NE(c.libpq.find("dbname=d"), std::string::npos) << c.libpq;
+  c = parse_postgres_conninfo("postgresql://h/db?connect_timeout=3");
+  EXPECT_EQ(c.libpq, "postgresql://h/db?connect_timeout=3");
+  EXPECT_FALSE(c.timeout.has_value());
+  for (const char* bad :
+       {"postgresql://u:pw@h/db?timeout_ms=0", "postgresql://u:pw@h/db?timeout_ms=x",
+        "postgresql://u:pw@h/db?timeout_ms=", "password=pw timeout_ms=-1"}) {
+    try {
+      (void)parse_postgres_conninfo(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("timeout_ms"), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("pw"), std::string::npos) << e.what();
+    }
+  }
+  // The backend takes it (libpq would refuse an unknown URI parameter).
+  const std::string uri = PostgresServer::shared().create_database();
+  auto backend = make_postgres_backend(uri + "?timeout_ms=5000");
+  backend->save_logbook(make_logbook("with-timeout"));
+  EXPECT_EQ(fetch(uri + "?timeout_ms=5000")->get_logbooks().size(), 1u);
+}
+
 // The caboose binary does not link libpq (it is loaded when a PostgreSQL backend is opened, so
 // an idle conductor on SQLite or Redis does not carry it): it still opens PostgreSQL URIs.
 TEST(PostgresBackend, CabooseBinaryLoadsLibpqWhenNeeded) {

@@ -1,7 +1,8 @@
 // The PostgreSQL persistence backend with a FaultProxy between it and a private server: a save
 // cut after n bytes (for several n, up to inside the COMMIT's reply) or reset while in flight
 // lands whole or not at all, the next save works once the link is back, and the fence still
-// refuses a stale token; refused connections fail with a StorageFailure naming the server.
+// refuses a stale token; a blackholed server fails the call at the backend's timeout; refused
+// connections fail with a StorageFailure naming the server.
 #include <chrono>
 #include <future>
 #include <memory>
@@ -35,6 +36,7 @@ using persistence::LogBook;
 
 constexpr int kAtoms = 8;
 constexpr persistence::FenceToken kToken = 5;
+constexpr std::chrono::milliseconds kTimeout{1500};  // the proxied backend's per-call limit
 
 class PostgresFaultsTest : public ::testing::Test {
  protected:
@@ -42,7 +44,8 @@ class PostgresFaultsTest : public ::testing::Test {
       : database_(PostgresServer::shared().create_database()),
         proxy_("127.0.0.1", PostgresServer::shared().port()),
         direct_(persistence::make_postgres_backend(database_)),
-        proxied_(persistence::make_postgres_backend(proxied_uri(), {.pool_size = 1})) {
+        proxied_(persistence::make_postgres_backend(proxied_uri(),
+                                                    {.pool_size = 1, .timeout = kTimeout})) {
     book_.uuid = make_uuid();
     book_.name = "faults";
     FlowDetail flow;
@@ -173,6 +176,51 @@ TEST_F(PostgresFaultsTest, ConnectionResetDuringASaveLandsWholeOrNotAtAll) {
     expect_whole_or_nothing(last, tried, error);
     last = tried + "-next";
   }
+  ASSERT_EQ(direct_->fence(flow_uuid(), kToken + 1), kToken + 1);
+  EXPECT_THROW((void)proxied_->save_logbook(with_version("stale"), kToken), StaleClaim);
+  EXPECT_EQ(stored_version(), last);
+}
+
+// A server that stops answering (a partition: the connection stays open, nothing comes back)
+// must not hold a caller for ever: libpq has no timeout of its own, the backend's timeout ends
+// the call and drops the connection. Whatever the save did lands whole or not at all, and so
+// does opening a backend through the blackhole (libpq's connect_timeout, whole seconds >= 2).
+TEST_F(PostgresFaultsTest, BlackholedServerFailsTheCallAtTheTimeoutAndLosesNothing) {
+  ASSERT_EQ(save("warm", kToken), std::nullopt);
+  std::string last = "warm";
+  int timed_out = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string tried = "blackholed-" + std::to_string(i);
+    proxy_.delay(20ms);
+    const std::uint64_t sent = proxy_.bytes_up();
+    const auto start = std::chrono::steady_clock::now();
+    auto done = std::async(std::launch::async, [&] { return save(tried, kToken); });
+    ASSERT_TRUE(wait_until([&] { return proxy_.bytes_up() > sent; }, 10s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + 30 * i));  // first, middle, late
+    proxy_.blackhole();
+    const std::optional<std::string> error = done.get();
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (error) {
+      EXPECT_NE(error->find("no reply within 1500 ms"), std::string::npos) << *error;
+      EXPECT_GE(took, kTimeout);
+      ++timed_out;
+    }
+    expect_whole_or_nothing(last, tried, error);
+    last = tried + "-next";
+  }
+  EXPECT_GE(timed_out, 2);  // the blackhole did catch saves in flight
+  proxy_.blackhole();
+  auto opened = std::async(std::launch::async, [&] {
+    return persistence::make_postgres_backend(proxied_uri(), {.timeout = kTimeout});
+  });
+  ASSERT_EQ(opened.wait_for(30s), std::future_status::ready) << "opening hung";
+  try {
+    (void)opened.get();
+    ADD_FAILURE() << "opened a backend through a blackhole";
+  } catch (const StorageFailure& e) {
+    EXPECT_NE(std::string(e.what()).find(proxy_.address()), std::string::npos) << e.what();
+  }
+  proxy_.pass();
   ASSERT_EQ(direct_->fence(flow_uuid(), kToken + 1), kToken + 1);
   EXPECT_THROW((void)proxied_->save_logbook(with_version("stale"), kToken), StaleClaim);
   EXPECT_EQ(stored_version(), last);

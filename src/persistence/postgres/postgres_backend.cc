@@ -1,8 +1,13 @@
 #include "caboose/persistence/postgres_backend.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +31,13 @@ using detail::pq;
 namespace {
 
 using detail::Column;
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
 
 constexpr int kSchemaVersion = 1;
 // TaskFlow's newest alembic revision (upstream 5.0.0), which its upgrade() leaves behind.
@@ -151,9 +163,10 @@ class Rows {
 
 class PostgresBackend final : public Backend {
  public:
-  PostgresBackend(std::string conninfo, PostgresOptions options)
-      : conninfo_(std::move(conninfo)),
+  PostgresBackend(PostgresConninfo conninfo, PostgresOptions options)
+      : conninfo_(std::move(conninfo.libpq)),
         shown_(redact_conninfo(conninfo_)),
+        timeout_(conninfo.timeout.value_or(options.timeout)),
         pool_size_(options.pool_size == 0 ? 1 : options.pool_size) {
     upgrade();
   }
@@ -400,25 +413,31 @@ class PostgresBackend final : public Backend {
       try {
         body();
       } catch (...) {
-        pq().PQclear(pq().PQexec(c_->conn, "ROLLBACK"));
+        if (!c_->broken) {
+          try {
+            exec_simple("ROLLBACK");
+          } catch (const StorageFailure&) {
+            c_->broken = true;  // dropped on release: the server rolls back when it goes
+          }
+        }
         throw;
       }
       exec_simple("COMMIT");
     }
 
     void exec_simple(const std::string& sql) {
-      check(ResultPtr(pq().PQexec(c_->conn, sql.c_str()), pq().PQclear), sql);
+      b_.round_trip(*c_, pq().PQsendQuery(c_->conn, sql.c_str()), sql);
     }
 
     Rows query(const std::string& sql, const std::vector<Param>& params) {
       auto [it, added] = c_->prepared.try_emplace(sql);
       if (added) {
         it->second = fmt::format("caboose_{}", c_->prepared.size());
-        ResultPtr prepared(pq().PQprepare(c_->conn, it->second.c_str(), sql.c_str(),
-                                          static_cast<int>(params.size()), nullptr),
-                           pq().PQclear);
         try {
-          check(std::move(prepared), sql);
+          b_.round_trip(*c_,
+                        pq().PQsendPrepare(c_->conn, it->second.c_str(), sql.c_str(),
+                                           static_cast<int>(params.size()), nullptr),
+                        sql);
         } catch (...) {
           c_->prepared.erase(it);
           throw;
@@ -429,35 +448,14 @@ class PostgresBackend final : public Backend {
       for (const Param& p : params) {
         values.push_back(p.value ? p.value->c_str() : nullptr);
       }
-      return Rows(check(ResultPtr(pq().PQexecPrepared(c_->conn, it->second.c_str(),
-                                                      static_cast<int>(values.size()),
-                                                      values.data(), nullptr, nullptr, 0),
-                                  pq().PQclear),
-                        sql));
+      return Rows(b_.round_trip(
+          *c_,
+          pq().PQsendQueryPrepared(c_->conn, it->second.c_str(), static_cast<int>(values.size()),
+                                   values.data(), nullptr, nullptr, 0),
+          sql));
     }
 
    private:
-    ResultPtr check(ResultPtr result, const std::string& sql) {
-      const ExecStatusType status = result ? pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        return result;
-      }
-      const std::string why =
-          result ? pq().PQresultErrorMessage(result.get()) : pq().PQerrorMessage(c_->conn);
-      if (pq().PQstatus(c_->conn) != CONNECTION_OK) {
-        c_->broken = true;
-      }
-      throw StorageFailure(
-          fmt::format("PostgreSQL {}: {} (in: {})", b_.shown_, trim(why), sql.substr(0, 120)));
-    }
-
-    static std::string trim(std::string text) {
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-      }
-      return text;
-    }
-
     PostgresBackend& b_;
     std::unique_ptr<Pooled> c_;
   };
@@ -500,17 +498,129 @@ class PostgresBackend final : public Backend {
   }
 
   std::unique_ptr<Pooled> connect() {
+    // Our defaults first, the caller's conninfo (expanded from "dbname") after them: libpq keeps
+    // the last value of a key, so what the caller set wins. Keepalives and tcp_user_timeout let
+    // the kernel notice a peer that vanished; connect_timeout (whole seconds, at least 2)
+    // bounds the connection's start-up.
+    const auto seconds = [](std::chrono::milliseconds ms) {
+      return std::to_string(std::max<std::int64_t>(1, (ms.count() + 999) / 1000));
+    };
+    const std::string connect_timeout =
+        std::to_string(std::max<std::int64_t>(2, (timeout_.count() + 999) / 1000));
+    const std::string idle = seconds(timeout_ / 3);
+    const std::string interval = seconds(timeout_ / 9);
+    const std::string user_timeout = std::to_string(timeout_.count());
+    const char* keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+    const char* values[] = {connect_timeout.c_str(), "1",    idle.c_str(),
+                            interval.c_str(),        "3",    user_timeout.c_str(),
+                            conninfo_.c_str(),       nullptr};
     auto c = std::make_unique<Pooled>();
-    c->conn = pq().PQconnectdb(conninfo_.c_str());
+    c->conn = pq().PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (c->conn == nullptr || pq().PQstatus(c->conn) != CONNECTION_OK) {
       const std::string why = c->conn != nullptr ? pq().PQerrorMessage(c->conn) : "out of memory";
-      throw StorageFailure(fmt::format("cannot connect to PostgreSQL {}: {}", shown_, why));
+      throw StorageFailure(fmt::format("cannot connect to PostgreSQL {}: {}", shown_, trim(why)));
+    }
+    // Non-blocking, so that no call waits past timeout_ (round_trip() polls the socket).
+    if (pq().PQsetnonblocking(c->conn, 1) != 0) {
+      throw StorageFailure(fmt::format("PostgreSQL {}: cannot make the connection non-blocking: {}",
+                                       shown_, trim(pq().PQerrorMessage(c->conn))));
     }
     // Quiet NOTICEs (e.g. "relation already exists, skipping") instead of printing them.
     pq().PQsetNoticeProcessor(
         c->conn, [](void*, const char*) {}, nullptr);
-    pq().PQclear(pq().PQexec(c->conn, "SET client_min_messages = WARNING"));
+    const std::string quiet = "SET client_min_messages = WARNING";
+    round_trip(*c, pq().PQsendQuery(c->conn, quiet.c_str()), quiet);
     return c;
+  }
+
+  // Waits for every result of the statement just sent (`sent`: what PQsend* returned), at most
+  // timeout_ in all, and returns the last one. libpq's own calls would wait for ever on a server
+  // that stopped answering (a partition; a blackhole); past the timeout the connection is marked
+  // broken (so dropped), and the statement's outcome is unknown, as after a cut connection.
+  // Throws StorageFailure naming the server and the statement.
+  ResultPtr round_trip(Pooled& c, int sent, const std::string& sql) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    const auto fail = [&](const std::string& why) -> StorageFailure {
+      if (pq().PQstatus(c.conn) != CONNECTION_OK) {
+        c.broken = true;
+      }
+      return StorageFailure(
+          fmt::format("PostgreSQL {}: {} (in: {})", shown_, trim(why), sql.substr(0, 120)));
+    };
+    // Waits until the socket is ready for `events`; false once the deadline has passed.
+    const auto ready = [&](short events) {
+      for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          return false;
+        }
+        pollfd fd{pq().PQsocket(c.conn), events, 0};
+        const int n = ::poll(&fd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
+        if (n > 0) {
+          return true;
+        }
+        if (n < 0 && errno != EINTR) {
+          return true;  // let libpq meet the error on the socket
+        }
+      }
+    };
+    const auto timed_out = [&] {
+      c.broken = true;
+      return StorageFailure(fmt::format("PostgreSQL {}: no reply within {} ms (in: {})", shown_,
+                                        timeout_.count(), sql.substr(0, 120)));
+    };
+    if (sent == 0) {
+      throw fail(pq().PQerrorMessage(c.conn));
+    }
+    for (;;) {
+      const int flushed = pq().PQflush(c.conn);
+      if (flushed == 0) {
+        break;
+      }
+      if (flushed < 0) {
+        throw fail(pq().PQerrorMessage(c.conn));
+      }
+      if (!ready(POLLIN | POLLOUT)) {
+        throw timed_out();
+      }
+      if (pq().PQconsumeInput(c.conn) == 0) {  // the server may answer before it has read all
+        throw fail(pq().PQerrorMessage(c.conn));
+      }
+    }
+    ResultPtr last(nullptr, pq().PQclear);
+    ResultPtr error(nullptr, pq().PQclear);
+    for (;;) {
+      while (pq().PQisBusy(c.conn) != 0) {
+        if (!ready(POLLIN)) {
+          throw timed_out();
+        }
+        if (pq().PQconsumeInput(c.conn) == 0) {
+          throw fail(pq().PQerrorMessage(c.conn));
+        }
+      }
+      ResultPtr result(pq().PQgetResult(c.conn), pq().PQclear);
+      if (!result) {
+        break;
+      }
+      const ExecStatusType status = pq().PQresultStatus(result.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        if (!error) {
+          error = std::move(result);
+        }
+      } else {
+        last = std::move(result);
+      }
+    }
+    if (error) {
+      throw fail(pq().PQresultErrorMessage(error.get()));
+    }
+    if (!last) {
+      throw fail(pq().PQerrorMessage(c.conn));
+    }
+    return last;
   }
 
   // A creation time later than every one this backend gave before, so that ORDER BY
@@ -681,8 +791,9 @@ class PostgresBackend final : public Backend {
     return s.query(sql, params).affected();
   }
 
-  const std::string conninfo_;
+  const std::string conninfo_;  // for libpq: without caboose's own options
   const std::string shown_;
+  const std::chrono::milliseconds timeout_;
   const std::size_t pool_size_;
   std::mutex mu_;
   std::condition_variable available_;
@@ -706,9 +817,52 @@ std::string redact_conninfo(const std::string& conninfo) {
   return std::regex_replace(out, query_password, "$1password=***");
 }
 
+PostgresConninfo parse_postgres_conninfo(const std::string& conninfo) {
+  PostgresConninfo out;
+  const auto timeout = [&](std::string_view value) {
+    std::int64_t ms = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+    if (ec != std::errc() || end != value.data() + value.size() || ms < 1 || ms > 3600000) {
+      throw InvalidArgument(fmt::format(
+          "PostgreSQL {}: timeout_ms must be a number of milliseconds from 1 to 3600000, not '{}'",
+          redact_conninfo(conninfo), value));
+    }
+    out.timeout = std::chrono::milliseconds(ms);
+  };
+  const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  if (uri) {
+    const std::size_t query = conninfo.find('?');
+    if (query == std::string::npos) {
+      out.libpq = conninfo;
+      return out;
+    }
+    std::string kept;
+    std::string_view rest = std::string_view(conninfo).substr(query + 1);
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view param = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (param.rfind("timeout_ms=", 0) == 0) {
+        timeout(param.substr(std::string_view("timeout_ms=").size()));
+      } else if (!param.empty()) {
+        kept += (kept.empty() ? "" : "&") + std::string(param);
+      }
+    }
+    out.libpq = conninfo.substr(0, query) + (kept.empty() ? "" : "?" + kept);
+    return out;
+  }
+  static const std::regex kv_timeout(R"((^|\s)timeout_ms\s*=\s*(\S*))");
+  out.libpq = conninfo;
+  for (std::smatch m; std::regex_search(out.libpq, m, kv_timeout);) {
+    timeout(m[2].str());
+    out.libpq = m.prefix().str() + m[1].str() + m.suffix().str();
+  }
+  return out;
+}
+
 std::unique_ptr<Backend> make_postgres_backend(const std::string& conninfo,
                                                PostgresOptions options) {
-  return std::make_unique<PostgresBackend>(conninfo, options);
+  return std::make_unique<PostgresBackend>(parse_postgres_conninfo(conninfo), options);
 }
 
 }  // namespace caboose::persistence
