@@ -106,6 +106,7 @@ Value Job::to_value() const {
                {"last_modified", format_time(last_modified)},
                {"state", to_string(state)},
                {"owner", optional_text(owner)},
+               {"lease_until", lease_until ? Value(format_time(*lease_until)) : Value()},
                {"attempts", attempts},
                {"max_attempts", max_attempts},
                {"not_before", not_before ? Value(format_time(*not_before)) : Value()},

@@ -107,6 +107,14 @@ TEST_P(JobBoardConformance, ClaimCountsTheAttemptAndBlocksOthers) {
   ASSERT_EQ(b.iterjobs().size(), 1u);
   EXPECT_EQ(b.iterjobs()[0].state, JobState::kClaimed);
   EXPECT_EQ(b.iterjobs()[0].attempts, 1);
+  // The lease as the board shows it (Redis derives it from the owner key's time to live).
+  for (const std::optional<Job>& seen :
+       {std::optional<Job>(b.iterjobs()[0]), other->find(job.uuid)}) {
+    ASSERT_TRUE(seen.has_value());
+    ASSERT_TRUE(seen->lease_until.has_value());
+    EXPECT_LT(*seen->lease_until - first.lease_until, 1s);
+    EXPECT_LT(first.lease_until - *seen->lease_until, 1s);
+  }
   EXPECT_THROW(b.claim("no-such-job", "c"), NotFound);
   EXPECT_THROW(b.claim(job.uuid, ""), InvalidArgument);
 }
@@ -205,7 +213,21 @@ TEST_P(JobBoardConformance, RenewedClaimOutlivesItsFirstLease) {
     claim = renewed;
   }
   EXPECT_THROW(other->claim(job.uuid, "d"), UnclaimableJob);
+  const std::optional<Job> seen = other->find(job.uuid);
+  ASSERT_TRUE(seen.has_value() && seen->lease_until.has_value());
+  EXPECT_GT(*seen->lease_until, claim.lease_until - 100ms);  // the renewed lease, not the first
   b.consume(claim);
+}
+
+TEST_P(JobBoardConformance, WaitWakesWhenAClaimLapses) {
+  JobBoard& b = board({.lease = 300ms});
+  auto holder = another({.lease = 300ms});
+  const Job job = b.post("j");
+  (void)holder->claim(job.uuid, "dies-holding-it");
+  EXPECT_EQ(b.find(job.uuid)->state, JobState::kClaimed);
+  EXPECT_TRUE(b.wait(10s));  // nothing changes on the board: the lease just runs out
+  EXPECT_FALSE(b.find_owner(job.uuid).has_value());
+  EXPECT_EQ(b.claim(job.uuid, "next").attempt, 2);
 }
 
 TEST_P(JobBoardConformance, NotBeforeHidesAJobUntilDue) {

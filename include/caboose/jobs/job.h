@@ -47,8 +47,10 @@ struct Job {
   TimePoint last_modified{};
   JobState state = JobState::kUnclaimed;
   std::optional<std::string> owner;  // the claimer, while claimed
-  std::int64_t attempts = 0;         // claims so far
-  std::int64_t max_attempts = 0;     // claims allowed; 0: the board's default
+  // While claimed: when the claim lapses unless its holder renews it (as the board saw it).
+  std::optional<TimePoint> lease_until;
+  std::int64_t attempts = 0;      // claims so far
+  std::int64_t max_attempts = 0;  // claims allowed; 0: the board's default
   std::optional<TimePoint> not_before;
   std::optional<Failure> last_failure;
   std::optional<std::string> trash_reason;

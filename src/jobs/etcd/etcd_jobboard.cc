@@ -943,6 +943,9 @@ class EtcdJobBoard final : public JobBoard {
     } else if (record.lock && !lapsed(record, now())) {
       job.state = JobState::kClaimed;
       job.owner = detail::lock_owner(*record.lock);
+      if (extras.lease_until && record.extras->mod_revision >= record.lock->mod_revision) {
+        job.lease_until = from_micros(*extras.lease_until);
+      }
     }
     return job;
   }

@@ -613,7 +613,7 @@ class RedisJobBoard final : public JobBoard {
     return std::move(read_jobs(c, {uuid}, where).front());
   }
 
-  // read_job() of many jobs, four commands each, pipelined in batches (one round trip each).
+  // read_job() of many jobs, five commands each, pipelined in batches (one round trip each).
   std::vector<std::optional<Job>> read_jobs(RedisClient& c, const std::vector<std::string>& uuids,
                                             const char* where) {
     constexpr std::size_t kBatch = 512;
@@ -628,12 +628,18 @@ class RedisJobBoard final : public JobBoard {
         commands.push_back({"GET", owned_key(uuids[i])});
         commands.push_back({"GET", key(uuids[i] + ".last_modified")});
         commands.push_back({"HGETALL", extra_key(uuids[i])});
+        commands.push_back({"PTTL", owned_key(uuids[i])});
       }
+      const TimePoint at = now();
       const std::vector<Reply> replies = c.pipeline(commands);
       for (std::size_t i = first; i < last; ++i) {
-        const std::size_t r = (i - first) * 4;
-        jobs.push_back(job_from(c, uuids[i], where, replies[r], replies[r + 1], replies[r + 2],
-                                replies[r + 3]));
+        const std::size_t r = (i - first) * 5;
+        std::optional<Job> job = job_from(c, uuids[i], where, replies[r], replies[r + 1],
+                                          replies[r + 2], replies[r + 3]);
+        if (job && job->state == JobState::kClaimed && replies[r + 4].integer > 0) {
+          job->lease_until = at + std::chrono::milliseconds(replies[r + 4].integer);
+        }
+        jobs.push_back(std::move(job));
       }
     }
     return jobs;

@@ -542,6 +542,9 @@ class SqliteJobBoard final : public JobBoard {
     job.last_modified = from_micros(q.integer(8));
     job.state = parse_job_state(q.text(9));
     job.owner = q.optional_text(10);
+    if (job.state == JobState::kClaimed && !q.is_null(14)) {
+      job.lease_until = from_micros(q.integer(14));
+    }
     job.attempts = q.integer(11);
     job.max_attempts = q.integer(12);
     if (!q.is_null(13)) {

@@ -226,14 +226,32 @@ class ZooKeeperJobBoard final : public JobBoard {
         std::lock_guard lock(mu_);
         open().children(jobs_, /*watch=*/true);  // the next change wakes us
       }
-      if (!iterjobs(/*only_unclaimed=*/true).empty()) {
-        return true;
+      // Claimable now, or when (at the earliest) one becomes so with no change to the znodes
+      // the watch sees: a not_before or a caboose lease passing (a holder that died leaves its
+      // lock in place until then).
+      std::optional<TimePoint> next;
+      const TimePoint at = now();
+      for (const Job& job : iterjobs(/*only_unclaimed=*/false)) {
+        std::optional<TimePoint> due;
+        if (job.state == JobState::kUnclaimed) {
+          if (!job.not_before || *job.not_before <= at) {
+            return true;
+          }
+          due = job.not_before;
+        } else if (job.state == JobState::kClaimed) {
+          due = job.lease_until;
+        }
+        if (due) {
+          next = next ? std::min(*next, *due) : *due;
+        }
       }
       std::unique_lock lock(watch_mu_);
-      // Woken by a change of the jobs' children (posts, claims, consumes); a job that becomes
-      // due by its not_before changes nothing there, hence the one-second slices.
-      const auto slice =
-          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      // Woken by a change of the jobs' children (posts, claims, consumes), when the next job
+      // falls due, and at least every second.
+      auto slice = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      if (next) {
+        slice = std::min(slice, std::chrono::steady_clock::now() + (*next - at));
+      }
       changed_.wait_until(lock, slice, [&] { return changes_ != seen; });
       if (std::chrono::steady_clock::now() >= deadline) {
         lock.unlock();
@@ -792,6 +810,9 @@ class ZooKeeperJobBoard final : public JobBoard {
       if (!lapsed(*held, extras, now())) {
         job.state = JobState::kClaimed;
         job.owner = held->owner;
+        if (extras.lease_until && held->token == extras.token) {
+          job.lease_until = from_micros(*extras.lease_until);
+        }
       }
     }
   }
