@@ -10,10 +10,9 @@
 // A Python TaskFlow poster that names "orders.charge" in its flow detail's factory gets its jobs
 // run here too.
 #include "caboose/atoms/functor_task.h"
+#include "caboose/cli/cli.h"
 #include "caboose/conductors/flow_registry.h"
 #include "caboose/patterns/linear_flow.h"
-
-#include "cli.h"
 
 int main(int argc, char** argv) {
   caboose::conductors::FlowRegistry registry;

@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "caboose/cli/cli.h"
 
 #include <exception>
 #include <iostream>

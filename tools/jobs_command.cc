@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "caboose/conductors/flow_registry.h"
+#include "caboose/conductors/post.h"
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
@@ -101,22 +102,20 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
     jobs::PostOptions job{.details = details,
                           .priority = jobs::parse_job_priority(post.priority),
                           .max_attempts = post.max_attempts};
-    if (!post.store.empty()) {
-      job.details["store"] = parse_json(post.store, "--store", Value::value_t::object);
-    }
+    const Value store =
+        post.store.empty() ? Value() : parse_json(post.store, "--store", Value::value_t::object);
+    Job posted;
     if (backend) {
       // As a TaskFlow poster: a logbook with one flow detail naming the factory, then the job.
-      persistence::LogBook book = persistence::make_logbook(post.name);
-      persistence::FlowDetail flow = persistence::make_flow_detail(post.name);
-      conductors::save_factory_details(flow, factory);
-      book.flows.push_back(flow);
-      book.updated_at = std::chrono::time_point_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now());  // as LogBook.add()
-      backend->save_logbook(book);
-      job.book = book;
-      job.details["flow_uuid"] = flow.uuid;
+      posted = conductors::post_flow_job(
+          *board, *backend,
+          {.name = post.name, .factory = factory, .store = store, .options = std::move(job)});
+    } else {
+      if (!store.is_null()) {
+        job.details["store"] = store;
+      }
+      posted = board->post(post.name, std::move(job));
     }
-    const Job posted = board->post(post.name, std::move(job));
     if (progress && ((i + 1) % 100 == 0 || i + 1 == post.count)) {
       std::cerr << fmt::format("\rposted {}/{}", i + 1, post.count)
                 << (i + 1 == post.count ? "\n" : "") << std::flush;

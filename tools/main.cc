@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "caboose/cli/cli.h"
 
 int main(int argc, char** argv) {
   return caboose::cli::run_cli(argc, argv);

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "caboose/conductors/flow_registry.h"
+#include "caboose/conductors/post.h"
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
@@ -107,17 +108,10 @@ int run_showcase(std::ostream& out, const ShowcaseOptions& options) {
   std::vector<Posted> posted;
   auto post = [&](const std::string& name, conductors::FactoryCall factory, Value store,
                   const std::string& expect) {
-    persistence::LogBook book = persistence::make_logbook(name);
-    persistence::FlowDetail flow = persistence::make_flow_detail(name);
-    conductors::save_factory_details(flow, factory);
-    book.flows.push_back(flow);
-    backend->save_logbook(book);
-    Value details{{"flow_uuid", flow.uuid}};
-    if (!store.is_null()) {
-      details["store"] = std::move(store);
-    }
-    posted.push_back({board->post(name, {.details = std::move(details), .book = book}),
-                      factory.name, flow.uuid, expect});
+    const std::string factory_name = factory.name;
+    const Job job = conductors::post_flow_job(
+        *board, *backend, {.name = name, .factory = std::move(factory), .store = std::move(store)});
+    posted.push_back({job, factory_name, job.details.at("flow_uuid").get<std::string>(), expect});
   };
   for (int i = 1; i <= 8; ++i) {
     post(fmt::format("sum-{}", i), {.name = "caboose.examples.sum"}, Value{{"x", i}, {"y", 10 * i}},

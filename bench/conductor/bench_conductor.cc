@@ -30,6 +30,7 @@
 
 #include "caboose/conductors/conductor.h"
 #include "caboose/conductors/examples.h"
+#include "caboose/conductors/post.h"
 #include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
@@ -90,12 +91,10 @@ void BM_Drain(benchmark::State& state) {
     auto poster_backend = persistence::fetch(flows_uri);
     std::vector<persistence::LogBook> books;
     for (int i = 0; i < kJobs; ++i) {
-      persistence::LogBook book = persistence::make_logbook("bench");
-      persistence::FlowDetail flow = persistence::make_flow_detail("noop");
-      conductors::save_factory_details(flow, {.name = "caboose.examples.noop"});
-      book.flows.push_back(flow);
-      books.push_back(poster_backend->save_logbook(book));
-      poster_board->post("bench", {.details = Value{{"flow_uuid", flow.uuid}}, .book = book});
+      const jobs::Job job = conductors::post_flow_job(
+          *poster_board, *poster_backend,
+          {.name = "bench", .factory = {.name = "caboose.examples.noop"}});
+      books.push_back(poster_backend->get_logbook(*job.book_uuid));
     }
     // Each conductor: its own board connection and persistence backend.
     std::vector<std::unique_ptr<jobs::JobBoard>> boards;

@@ -1,5 +1,5 @@
 // The caboose command: its demo and its flags, through the same entry point main() uses.
-#include "cli.h"
+#include "caboose/cli/cli.h"
 
 #include <unistd.h>
 
