@@ -118,6 +118,11 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   conductor->add_flag("--events", conductor_options.events,
                       "Print one JSON line per job outcome as it happens");
   conductor->add_flag("--json", conductor_options.json, "Print the final summary as JSON");
+  conductor->add_option("--metrics-port", conductor_options.metrics_port,
+                        "Serve Prometheus metrics on this port (0: a free one, announced on "
+                        "stderr)");
+  conductor->add_option("--metrics-address", conductor_options.metrics_address,
+                        "Address the metrics endpoint listens on (default 127.0.0.1)");
   std::string log_level = "warn";
   conductor->add_option("--log-level", log_level, "trace, debug, info, warn or error");
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,8 +17,12 @@
 
 #include "caboose/conductors/conductor.h"
 #include "caboose/core/errors.h"
+#include "caboose/core/metrics.h"
+#include "caboose/jobs/board_metrics.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
+
+#include "http_server.h"
 
 namespace caboose::cli {
 namespace {
@@ -72,7 +77,19 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
   auto backend = persistence::fetch(options.persistence);
   const std::string name = options.name.empty() ? default_name() : options.name;
 
+  // Metrics: declared before the conductor, which updates them until it is gone; the board's
+  // depth is read through a connection of its own, at scrape time.
+  MetricsRegistry metrics;
+  std::unique_ptr<jobs::JobBoard> metrics_board;
+  if (options.metrics_port >= 0) {
+    metrics_board = jobs::fetch_jobboard(options.board);
+    jobs::add_board_metrics(metrics, *metrics_board);
+  }
+
   conductors::ConductorOptions conductor_options;
+  if (options.metrics_port >= 0) {
+    conductor_options.metrics = &metrics;
+  }
   conductor_options.engine = engine::EngineOptions::from_value(Value{{"engine", options.engine}});
   conductor_options.wait_timeout = std::chrono::milliseconds(options.wait_ms);
   conductor_options.backoff.base = std::chrono::milliseconds(options.backoff_ms);
@@ -87,6 +104,27 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
         name, *board, *backend, registry, options.max_jobs, conductor_options);
   }
   conductor->connect();
+  std::unique_ptr<HttpServer> metrics_server;
+  if (options.metrics_port >= 0) {
+    metrics_server = std::make_unique<HttpServer>(
+        options.metrics_address, options.metrics_port, [&metrics](const HttpRequest& request) {
+          if (request.method != "GET" && request.method != "HEAD") {
+            return HttpResponse{.status = 405, .content_type = "text/plain", .body = "GET only\n"};
+          }
+          if (request.path == "/metrics") {
+            return HttpResponse{.content_type = kMetricsContentType, .body = metrics.expose()};
+          }
+          if (request.path == "/") {
+            return HttpResponse{.body =
+                                    "<!doctype html><title>caboose conductor</title>"
+                                    "<a href=\"/metrics\">metrics</a>\n"};
+          }
+          return HttpResponse{.status = 404, .content_type = "text/plain", .body = "not found\n"};
+        });
+    std::cerr << fmt::format("caboose: metrics on http://{}:{}/metrics\n", options.metrics_address,
+                             metrics_server->port())
+              << std::flush;
+  }
 
   std::mutex out_mu;
   std::map<std::string, std::int64_t> outcomes;  // Guarded by out_mu.
@@ -149,6 +187,7 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
         summary["trashed"].get<std::int64_t>(), summary["released"].get<std::int64_t>(),
         summary["lost"].get<std::int64_t>());
   }
+  metrics_server.reset();
   conductor->close();
   return 0;
 }

@@ -3,6 +3,8 @@
 // suspends running engines, releases their jobs without using an attempt and exits 0), until
 // --max-dispatches jobs ran, or with --drain once the board holds no job.
 //
+// With --metrics-port, it serves its metrics (docs/operations.md) and the board's depth.
+//
 // `caboose flows`: the registered flow factories.
 #pragma once
 
@@ -27,6 +29,10 @@ struct ConductorCommandOptions {
   std::string engine = "serial";  // or "parallel"
   bool events = false;            // one JSON line per job outcome on stdout
   bool json = false;              // the final summary as JSON
+  // Serve Prometheus metrics on http://<metrics_address>:<metrics_port>/metrics (0: a free
+  // port, announced on stderr); negative: none.
+  int metrics_port = -1;
+  std::string metrics_address = "127.0.0.1";
 };
 
 int run_conductor(std::ostream& out, const ConductorCommandOptions& options,

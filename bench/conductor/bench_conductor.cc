@@ -8,6 +8,7 @@
 // by the conductors, 1 = memory (each conductor's own, the books copied in before the clock
 // starts, as the Python peer's benchmark does); kind 0 = blocking, 1 = non-blocking running 4 jobs
 // at once (the Python peer's setting), 2 = non-blocking running 16.
+// metrics 1: each conductor counts into a MetricsRegistry (nothing scrapes it).
 // Posting is not timed; the clock runs from the conductors' start to the last job consumed.
 //
 // IdleRss: the resident memory of an idle `caboose conductor` process (an empty board), in KiB.
@@ -31,6 +32,7 @@
 #include "caboose/conductors/conductor.h"
 #include "caboose/conductors/examples.h"
 #include "caboose/conductors/post.h"
+#include "caboose/core/metrics.h"
 #include "caboose/core/uuid.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
@@ -80,6 +82,7 @@ void BM_Drain(benchmark::State& state) {
   const bool memory = state.range(1) == 1;
   const auto count = static_cast<std::size_t>(state.range(2));
   const std::int64_t kind = state.range(3);  // 0 blocking, 1: 4 at once, 2: 16 at once
+  const bool measured = state.range(4) == 1;
   double total_seconds = 0;
   std::int64_t total_jobs = 0;
   for (auto _ : state) {
@@ -99,6 +102,7 @@ void BM_Drain(benchmark::State& state) {
     // Each conductor: its own board connection and persistence backend.
     std::vector<std::unique_ptr<jobs::JobBoard>> boards;
     std::vector<std::unique_ptr<persistence::Backend>> backends;
+    std::vector<std::unique_ptr<caboose::MetricsRegistry>> metrics;  // outlive the conductors
     std::vector<std::unique_ptr<conductors::Conductor>> running;
     std::mutex mu;
     std::condition_variable done;
@@ -111,7 +115,11 @@ void BM_Drain(benchmark::State& state) {
           backends.back()->save_logbook(book);
         }
       }
-      const conductors::ConductorOptions options{.wait_timeout = 20ms};
+      conductors::ConductorOptions options{.wait_timeout = 20ms};
+      if (measured) {
+        metrics.push_back(std::make_unique<caboose::MetricsRegistry>());
+        options.metrics = metrics.back().get();
+      }
       const std::string name = "bench-" + std::to_string(c);
       if (kind > 0) {
         running.push_back(std::make_unique<conductors::NonBlockingConductor>(
@@ -153,15 +161,28 @@ void BM_Drain(benchmark::State& state) {
   state.counters["us_per_job"] = total_seconds * 1e6 / static_cast<double>(total_jobs);
 }
 BENCHMARK(BM_Drain)
-    ->ArgNames({"board", "memory", "conductors", "kind"})
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {0, 1, 2}})
+    ->ArgNames({"board", "memory", "conductors", "kind", "metrics"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {0, 1, 2}, {0}})
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 // ZooKeeper (board 2): one conductor, blocking or 4 at once.
 BENCHMARK(BM_Drain)
-    ->ArgNames({"board", "memory", "conductors", "kind"})
-    ->ArgsProduct({{2}, {0, 1}, {1}, {0, 1}})
+    ->ArgNames({"board", "memory", "conductors", "kind", "metrics"})
+    ->ArgsProduct({{2}, {0, 1}, {1}, {0, 1}, {0}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// The cost of metrics (ConductorOptions::metrics): the same drains with and without.
+BENCHMARK(BM_Drain)
+    ->ArgNames({"board", "memory", "conductors", "kind", "metrics"})
+    ->ArgsProduct({{0, 1}, {1}, {1}, {0, 2}, {0, 1}})
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Drain)
+    ->ArgNames({"board", "memory", "conductors", "kind", "metrics"})
+    ->ArgsProduct({{2}, {1}, {1}, {0}, {0, 1}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

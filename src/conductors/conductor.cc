@@ -17,6 +17,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/failure.h"
 
+#include "conductors/conductor_metrics.h"
 #include "conductors/running_job.h"
 #include "core/log.h"
 
@@ -67,8 +68,8 @@ std::string host_name() {
 class Conductor::Keeper {
  public:
   Keeper(jobs::JobBoard& board, std::chrono::milliseconds lease, std::chrono::milliseconds every,
-         const Clock& clock)
-      : board_(board), lease_(lease), every_(every), clock_(clock) {
+         const Clock& clock, ConductorMetrics* metrics)
+      : board_(board), lease_(lease), every_(every), clock_(clock), metrics_(metrics) {
     // The board may call after the keeper is gone: the alarm outlives it.
     watch_ = board_.watch_claims([weak = std::weak_ptr<Alarm>(alarm_)] {
       if (const std::shared_ptr<Alarm> alarm = weak.lock()) {
@@ -128,30 +129,46 @@ class Conductor::Keeper {
     const Steady::time_point asked = clock_.now();
     try {
       Claim renewed = board_.renew(claim);
-      std::lock_guard lock(running.mu);
-      running.claim = std::move(renewed);
-      running.deadline = asked + lease_;
+      {
+        std::lock_guard lock(running.mu);
+        running.claim = std::move(renewed);
+        running.deadline = asked + lease_;
+      }
+      if (metrics_ != nullptr) {
+        metrics_->renewals.inc();
+      }
     } catch (const StaleClaim& e) {
       detail::log().error("claim lost job={} token={}: {}", claim.job_uuid, claim.token, e.what());
-      running.lose();
+      lose(running);
     } catch (const NotFound& e) {
       detail::log().error("claim lost job={} token={}: {}", claim.job_uuid, claim.token, e.what());
-      running.lose();
+      lose(running);
     } catch (const std::exception& e) {
+      if (metrics_ != nullptr) {
+        metrics_->renewal_failures.inc();
+      }
       if (running.valid(clock_)) {
         detail::log().warn("claim renewal failed job={}: {}; retrying", claim.job_uuid, e.what());
       } else {
         detail::log().error("claim lapsed job={}: renewals failed past the lease: {}",
                             claim.job_uuid, e.what());
-        running.lose();
+        lose(running);
       }
     }
+  }
+
+  void lose(Running& running) {
+    if (metrics_ != nullptr && !running.lost.load()) {
+      metrics_->claims_lost.inc();
+    }
+    running.lose();
   }
 
   jobs::JobBoard& board_;
   const std::chrono::milliseconds lease_;
   const std::chrono::milliseconds every_;
   const Clock& clock_;
+  ConductorMetrics* const metrics_;  // null: not measured
   const std::shared_ptr<Alarm> alarm_ = std::make_shared<Alarm>();
   std::vector<std::shared_ptr<Running>> held_;  // Guarded by alarm_->mu.
   std::uint64_t watch_ = 0;
@@ -301,6 +318,9 @@ Conductor::Conductor(std::string name, jobs::JobBoard& board, persistence::Backe
     throw InvalidArgument(fmt::format(
         "conductor '{}': renew_every and the backoff must be non-negative, cap >= base", name_));
   }
+  if (options_.metrics != nullptr) {
+    metrics_ = std::make_unique<ConductorMetrics>(*options_.metrics, name_, capacity_);
+  }
 }
 
 Conductor::~Conductor() = default;
@@ -388,7 +408,18 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
   const auto every = options_.renew_every.count() > 0
                          ? options_.renew_every
                          : std::max(std::chrono::milliseconds(1), lease / 3);
-  Keeper keeper(board_, lease, every, clock_);
+  Keeper keeper(board_, lease, every, clock_, metrics_.get());
+  if (metrics_) {
+    metrics_->up.set(1);
+  }
+  struct Down {
+    ConductorMetrics* m;
+    ~Down() {
+      if (m != nullptr) {
+        m->up.set(0);
+      }
+    }
+  } down{metrics_.get()};
   // Non-blocking: consumes go to a finisher that batches them (one round trip for all the jobs
   // that finished meanwhile); declared after the keeper, so it finishes before the keeper stops.
   std::unique_ptr<Finisher> finisher =
@@ -426,6 +457,11 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
         if (stopping_.load()) {
           break;
         }
+      }
+      if (metrics_) {
+        metrics_->last_scan.set(
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
       }
       try {
         snapshot = board_.iterjobs(/*only_unclaimed=*/true);
@@ -468,11 +504,25 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
       claims = board_.claim_many(uuids, name_);
     } catch (const std::exception& e) {
       detail::log().warn("claim failed conductor={}: {}", name_, e.what());
+      if (metrics_) {
+        metrics_->claim_errors.inc();
+      }
       continue;
+    }
+    if (metrics_) {
+      metrics_->claim_duration.observe(std::chrono::duration<double>(clock_.now() - asked).count());
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!claims[i]) {
+        if (metrics_) {
+          metrics_->claims_missed.inc();
+        }
         continue;  // another conductor was first, it is not due, or it is gone
+      }
+      if (metrics_) {
+        metrics_->claimed.inc();
+        metrics_->claim_attempt.observe(static_cast<double>(claims[i]->attempt));
+        metrics_->running.add(1);
       }
       ++dispatched;
       claimed_in_pass = true;
@@ -490,6 +540,9 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
         }
         if (!running->deferred) {
           keeper.remove(running);  // else the finisher does, once consumed
+        }
+        if (metrics_) {
+          metrics_->running.add(-1);
         }
         {
           std::lock_guard lock(mu_);

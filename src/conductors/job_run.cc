@@ -10,6 +10,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/failure.h"
 
+#include "conductors/conductor_metrics.h"
 #include "conductors/job_details.h"
 #include "conductors/running_job.h"
 #include "core/log.h"
@@ -127,7 +128,8 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
                                     job.last_failure->to_string())
                       : fmt::format("gave up after {} attempts; none ended (their conductors "
                                     "died or lost the claim)",
-                                    limit));
+                                    limit),
+                  "gave_up");
   }
 
   // Build the engine: a job that cannot be built is trashed, unless the backend failed.
@@ -158,6 +160,9 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
     const Kind kind = classify(error);
     const std::optional<Failure> failure = Failure::capture(error);
     if (kind == Kind::kLost) {
+      if (metrics_) {
+        metrics_->fencing_refusals.inc();
+      }
       return finish(job, *running, JobOutcome::kLost, failure);
     }
     if (kind == Kind::kRetry) {
@@ -174,6 +179,10 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
   std::vector<std::unique_ptr<engine::Listener>> listeners;
   if (options_.listeners) {
     listeners = options_.listeners(job, *engine);
+  }
+  std::optional<AtomTimer> atom_timer;
+  if (metrics_) {
+    atom_timer.emplace(*engine, metrics_->atom_duration);
   }
   running->attach(engine.get());
   {
@@ -215,10 +224,23 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
     // As TaskFlow: a stop requested before the run began (which clears earlier requests) is
     // passed on at the first step.
     bool suspended = false;
-    for (engine::RunIterator it = engine->run_iter(); it.next();) {
-      if (!suspended && (stopping_.load() || running->lost.load())) {
-        engine->suspend();
-        suspended = true;
+    {
+      // The run's duration, however it ends.
+      struct Timed {
+        Histogram* h;
+        std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+        ~Timed() {
+          if (h != nullptr) {
+            h->observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+          }
+        }
+      } timed{metrics_ ? &metrics_->flow_duration : nullptr};
+      for (engine::RunIterator it = engine->run_iter(); it.next();) {
+        if (!suspended && (stopping_.load() || running->lost.load())) {
+          engine->suspend();
+          suspended = true;
+        }
       }
     }
     notify("running_end", job, attempt);
@@ -227,6 +249,9 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
     const std::optional<Failure> failure = Failure::capture(error);
     switch (classify(error)) {
       case Kind::kLost:
+        if (metrics_) {
+          metrics_->fencing_refusals.inc();
+        }
         return finish(job, *running, JobOutcome::kLost, failure);
       case Kind::kRetry:
         detail::log().warn("job execution failed (consumption being skipped) job={}: {}", job.uuid,
@@ -253,12 +278,14 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
 }
 
 JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcome,
-                             const std::optional<Failure>& failure, std::string reason) {
+                             const std::optional<Failure>& failure, std::string reason,
+                             std::string_view trash_kind) {
   const Claim claim = running.current();
   const std::int64_t limit =
       job.max_attempts > 0 ? job.max_attempts : board_.options().max_attempts;
   if (outcome == JobOutcome::kAbandoned && claim.attempt >= limit) {
     outcome = JobOutcome::kTrashed;
+    trash_kind = "max_attempts";
     reason = fmt::format("failed {} of {} attempts; the last with {}", claim.attempt, limit,
                          failure ? failure->to_string() : std::string("no failure recorded"));
   }
@@ -270,7 +297,12 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
     switch (outcome) {
       case JobOutcome::kConsumed: {
         if (defer_consume(job, running)) {
-          return outcome;  // the finisher consumes it and notifies
+          if (metrics_) {
+            metrics_->job_duration(outcome).observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - running.started)
+                    .count());
+          }
+          return outcome;  // the finisher consumes it, counts it and notifies
         }
         board_.consume(claim);
         detail::log().info("job consumed job={} attempt={}", job.uuid, claim.attempt);
@@ -314,6 +346,11 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
     detail::log().error("cannot finish job={} as {}: {}", job.uuid, to_string(outcome), e.what());
     outcome = JobOutcome::kLost;
   }
+  if (metrics_) {
+    metrics_->outcome(outcome, trash_kind).inc();
+    metrics_->job_duration(outcome).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - running.started).count());
+  }
   notify(fmt::format("job_{}", to_string(outcome)), job, claim.attempt, std::move(extra));
   return outcome;
 }
@@ -321,8 +358,14 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
 void Conductor::consumed(const Job& job, const Claim& claim, const std::exception_ptr& error) {
   if (!error) {
     detail::log().info("job consumed job={} attempt={}", job.uuid, claim.attempt);
+    if (metrics_) {
+      metrics_->consumed.inc();
+    }
     notify("job_consumed", job, claim.attempt);
     return;
+  }
+  if (metrics_) {
+    metrics_->lost.inc();
   }
   try {
     std::rethrow_exception(error);

@@ -15,7 +15,7 @@ namespace caboose::conductors {
 // and the engine to suspend when the claim is lost.
 struct Conductor::Running : std::enable_shared_from_this<Conductor::Running> {
   Running(jobs::Claim c, std::chrono::steady_clock::time_point d)
-      : claim(std::move(c)), deadline(d) {}
+      : claim(std::move(c)), deadline(d), started(std::chrono::steady_clock::now()) {}
 
   jobs::Claim current() const {
     std::lock_guard lock(mu);
@@ -49,8 +49,9 @@ struct Conductor::Running : std::enable_shared_from_this<Conductor::Running> {
   }
 
   mutable std::mutex mu;
-  jobs::Claim claim;                               // Guarded by mu.
-  std::chrono::steady_clock::time_point deadline;  // Guarded by mu.
+  jobs::Claim claim;                                    // Guarded by mu.
+  std::chrono::steady_clock::time_point deadline;       // Guarded by mu.
+  const std::chrono::steady_clock::time_point started;  // when claimed (for metrics)
   std::mutex engine_mu;
   engine::Engine* engine = nullptr;  // Guarded by engine_mu (held while suspending it).
   std::atomic<bool> lost{false};

@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -26,6 +28,7 @@
 #include "persistence/temp_dir.h"
 #include "support/child_process.h"
 #include "support/etcd_server.h"
+#include "support/http_client.h"
 #include "support/redis_server.h"
 #include "support/run_command.h"
 #include "support/zookeeper_server.h"
@@ -164,7 +167,7 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
     const auto book = saved_flow(
         *backend_, {.name = "caboose.examples.slow", .kwargs = {{"tasks", 4}, {"ms", 300}}});
     const Job job = post_job(board, book);
-    auto paused = conductor_on(holder_board, "paused");
+    auto paused = conductor_on(holder_board, "paused", {"--metrics-port", "0"});
     EXPECT_TRUE(wait_until(
         [&] {
           const auto* first = atom(book, "sleep-1");
@@ -191,6 +194,20 @@ class ConductorProcessTest : public ::testing::TestWithParam<BoardKind> {
     EXPECT_TRUE(
         wait_until([&] { return paused->output().find("\"job_lost\"") != std::string::npos; }, 30s))
         << paused->output();
+    // Its metrics say so: one claim, lost (its renewal refused, or a save refused by the fence).
+    const std::optional<int> port = caboose::testing::announced_port(paused->output());
+    EXPECT_TRUE(port.has_value()) << paused->output();
+    if (port) {
+      const std::string page = caboose::testing::http_request(*port, "GET", "/metrics").body;
+      const auto value = [&](const std::string& sample) {
+        return caboose::testing::metric_value(page, sample).value_or(-1);
+      };
+      EXPECT_EQ(value("caboose_jobs_claimed_total"), 1) << page;
+      EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"lost\"}"), 1) << page;
+      EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"consumed\"}"), 0) << page;
+      EXPECT_GE(value("caboose_claims_lost_total") + value("caboose_fencing_refusals_total"), 1)
+          << page;
+    }
     paused->signal(SIGTERM);
     const auto status = paused->wait(30s);
     EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << paused->output();
@@ -310,6 +327,68 @@ TEST_P(ConductorProcessTest, HolderWhoseSessionExpiredStopsWritingAndAnotherTake
   auto board = jobs::fetch_jobboard(board_uri(60000));
   paused_holder_is_taken_over(*board, "zookeeper://" + ZooKeeperServer::shared().hosts() + "/" +
                                           ns_ + "/jobs?lease_ms=60000&session_timeout_ms=1200");
+}
+
+// A conductor's metrics after a scripted workload: 4 jobs consumed, a poison job abandoned once
+// then trashed at its 2 attempts, each counted where it belongs; the board's depth and bin; the
+// page is valid for Prometheus (promtool).
+TEST_P(ConductorProcessTest, MetricsCountWhatTheConductorDid) {
+  auto board = jobs::fetch_jobboard(board_uri(5000));
+  for (int i = 0; i < 4; ++i) {
+    post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.sum"}),
+             {{"store", {{"x", i}, {"y", 1}}}});
+  }
+  const Job poison =
+      post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.poison"}), {}, 2);
+  auto c = conductor("measured", 5000, {"--metrics-port", "0", "--backoff-ms", "10"});
+  ASSERT_TRUE(
+      wait_until([&] { return board->job_count() == 0 && board->trashed().size() == 1; }, 60s))
+      << c->output();
+  std::optional<int> port;
+  ASSERT_TRUE(
+      wait_until([&] { return (port = caboose::testing::announced_port(c->output())); }, 10s))
+      << c->output();
+  const caboose::testing::HttpReply reply =
+      caboose::testing::http_request(*port, "GET", "/metrics");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_NE(reply.head.find("text/plain; version=0.0.4"), std::string::npos) << reply.head;
+  const std::string& page = reply.body;
+  const auto value = [&](const std::string& sample) {
+    const std::optional<double> v = caboose::testing::metric_value(page, sample);
+    EXPECT_TRUE(v.has_value()) << sample << " missing from:\n" << page;
+    return v.value_or(-1);
+  };
+  EXPECT_EQ(value("caboose_jobs_claimed_total"), 6);  // 4 + the poison's 2 attempts
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"consumed\"}"), 4);
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"abandoned\"}"), 1);
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"trashed\",reason=\"max_attempts\"}"), 1);
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"trashed\",reason=\"unbuildable\"}"), 0);
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"lost\"}"), 0);
+  EXPECT_EQ(value("caboose_claim_attempt_count"), 6);
+  EXPECT_EQ(value("caboose_claim_attempt_sum"), 4 + 1 + 2);
+  EXPECT_EQ(value("caboose_claim_attempt_bucket{le=\"1\"}"), 5);
+  EXPECT_GE(value("caboose_claim_duration_seconds_count"), 1);
+  EXPECT_EQ(value("caboose_job_duration_seconds_count{outcome=\"consumed\"}"), 4);
+  EXPECT_EQ(value("caboose_flow_duration_seconds_count"), 6);
+  EXPECT_EQ(value("caboose_atom_duration_seconds_count"), 4 + 2 * 2);  // the poison reverts too
+  EXPECT_EQ(value("caboose_fencing_refusals_total"), 0);
+  EXPECT_EQ(value("caboose_claims_lost_total"), 0);
+  EXPECT_EQ(value("caboose_jobs_running"), 0);
+  EXPECT_EQ(value("caboose_conductor_up"), 1);
+  EXPECT_EQ(value("caboose_conductor_info{max_jobs=\"1\",name=\"measured\"}"), 1);
+  EXPECT_GT(value("caboose_conductor_last_scan_timestamp_seconds"), 1.7e9);
+  EXPECT_EQ(value("caboose_garbage_bin_jobs"), 1);
+  EXPECT_EQ(value("caboose_board_jobs{priority=\"NORMAL\",state=\"claimable\"}"), 0);
+  EXPECT_EQ(value("caboose_board_oldest_claimable_age_seconds"), 0);
+  EXPECT_EQ(caboose::testing::http_request(*port, "GET", "/nothing").status, 404);
+  EXPECT_EQ(caboose::testing::http_request(*port, "POST", "/metrics").status, 405);
+  persistence::testing::TempDir scratch;
+  { std::ofstream(scratch / "page.txt") << page; }
+  (void)caboose::testing::run_command("promtool check metrics < " +
+                                      (scratch / "page.txt").string());
+  c->signal(SIGTERM);
+  const auto status = c->wait(30s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << c->output();
 }
 
 TEST_P(ConductorProcessTest, SigtermReleasesTheRunningJobWithoutUsingAnAttempt) {

@@ -45,6 +45,7 @@
 
 #include "caboose/conductors/flow_registry.h"
 #include "caboose/core/clock.h"
+#include "caboose/core/metrics.h"
 #include "caboose/core/notifier.h"
 #include "caboose/engine/engine.h"
 #include "caboose/engine/listeners.h"
@@ -89,11 +90,16 @@ struct ConductorOptions {
   ListenerFactory listeners = nullptr;
   // Where time comes from (leases' local deadlines); null: the system clock.
   const Clock* clock = nullptr;
+  // Where the conductor counts what it does (claims, outcomes, durations, renewals, fencing
+  // refusals; docs/operations.md lists them); null: nothing is measured. Must outlive it.
+  MetricsRegistry* metrics = nullptr;
 };
 
 // What became of one dispatched job.
 enum class JobOutcome { kConsumed, kAbandoned, kTrashed, kReleased, kLost };
 std::string_view to_string(JobOutcome outcome);
+
+struct ConductorMetrics;  // what a conductor measures (private)
 
 class Conductor {
  public:
@@ -143,8 +149,11 @@ class Conductor {
   struct Running;
 
   JobOutcome run_job(const jobs::Job& job, const std::shared_ptr<Running>& running);
+  // `trash_kind` (for metrics): "unbuildable" or "gave_up"; "max_attempts" when an abandon
+  // turns into a trash here.
   JobOutcome finish(const jobs::Job& job, Running& running, JobOutcome outcome,
-                    const std::optional<Failure>& failure, std::string reason = {});
+                    const std::optional<Failure>& failure, std::string reason = {},
+                    std::string_view trash_kind = "unbuildable");
   // Hands the consume to the finisher (non-blocking conductors); false if there is none.
   bool defer_consume(const jobs::Job& job, Running& running);
   // Logs and notifies a consume that was made (error null) or refused.
@@ -180,6 +189,7 @@ class Conductor {
   Finisher* finisher_ = nullptr;                     // Guarded by mu_: while run() runs.
   std::map<std::string, bool, std::less<>> judged_;  // Guarded by mu_: job uuid -> leave it.
   std::uint64_t rng_state_;                          // Guarded by mu_.
+  std::unique_ptr<ConductorMetrics> metrics_;        // null without ConductorOptions::metrics
 };
 
 // Runs one job at a time, on run()'s thread (TaskFlow's BlockingConductor).
