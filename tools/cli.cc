@@ -12,6 +12,7 @@
 #include "conductor_command.h"
 #include "demo_command.h"
 #include "jobs_command.h"
+#include "serve_command.h"
 #include "showcase_command.h"
 
 namespace caboose::cli {
@@ -135,6 +136,16 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
                        "Keep the board, the flows and the logs there (default: a new temp dir)");
   showcase->add_flag("--json", showcase_options.json, "Print the summary as JSON");
 
+  ServeOptions serve_options;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "A web view of a board and its flows: jobs, the garbage bin, logbooks, graphs");
+  serve->add_option("--board", serve_options.board, "Jobboard URI")->required();
+  serve->add_option("--persistence", serve_options.persistence, "Persistence URI")->required();
+  serve->add_option("--port", serve_options.port, "Port (default 8080; 0: a free one)");
+  serve->add_option("--address", serve_options.address, "Address (default 127.0.0.1)");
+  serve->add_flag("--allow-write", serve_options.allow_write,
+                  "Allow requeue and purge from the garbage bin (read-only otherwise)");
+
   bool flows_json = false;
   CLI::App* flows = app.add_subcommand("flows", "List the flow factories this binary can run");
   flows->add_flag("--json", flows_json, "Print JSON instead of a table");
@@ -151,6 +162,9 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
     }
     if (*showcase) {
       return run_showcase(std::cout, showcase_options);
+    }
+    if (*serve) {
+      return run_serve(std::cout, serve_options, registry);
     }
     if (*flows) {
       return list_flows(std::cout, registry, flows_json);

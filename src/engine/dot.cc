@@ -1,6 +1,8 @@
 #include "caboose/engine/dot.h"
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -45,7 +47,10 @@ std::string_view fill_colour(AtomState state) {
   }
 }
 
-std::string render(const Compilation& c, Storage* storage) {
+// An atom's state by its name, if known.
+using StateOf = std::function<std::optional<AtomState>(const std::string& atom)>;
+
+std::string render(const Compilation& c, const StateOf& state_of) {
   std::string out = fmt::format("digraph {} {{\n  rankdir=TB;\n  compound=true;\n",
                                 dot_id(c.scopes[0].flow->name()));
   out += "  node [fontname=\"Helvetica\", fontsize=11];\n";
@@ -64,11 +69,10 @@ std::string render(const Compilation& c, Storage* storage) {
       return fmt::format("{}n{} [shape=point, width=0.06, label=\"\"];\n", indent, n);
     }
     std::string attrs = node.kind == NodeKind::kRetry ? "shape=diamond" : "shape=box";
-    if (storage != nullptr) {
-      if (auto index = storage->find(node.atom->name())) {
-        const AtomState state = storage->atom_state(*index);
-        attrs += fmt::format(", style=filled, fillcolor={}, tooltip={}", fill_colour(state),
-                             dot_id(to_string(state)));
+    if (state_of) {
+      if (const std::optional<AtomState> state = state_of(node.atom->name())) {
+        attrs += fmt::format(", style=filled, fillcolor={}, tooltip={}", fill_colour(*state),
+                             dot_id(to_string(*state)));
       }
     }
     return fmt::format("{}n{} [label={}, {}];\n", indent, n, dot_id(node.atom->name()), attrs);
@@ -127,7 +131,23 @@ std::string to_dot(const Flow& flow) {
 }
 
 std::string to_dot(Engine& engine) {
-  return render(compile(engine.flow()), &engine.storage());
+  Storage& storage = engine.storage();
+  return render(compile(engine.flow()),
+                [&storage](const std::string& atom) -> std::optional<AtomState> {
+                  if (const auto index = storage.find(atom)) {
+                    return storage.atom_state(*index);
+                  }
+                  return std::nullopt;
+                });
+}
+
+std::string to_dot(const Flow& flow, const persistence::FlowDetail& detail) {
+  return render(compile(flow), [&detail](const std::string& atom) -> std::optional<AtomState> {
+    if (const persistence::AtomDetail* found = detail.find_by_name(atom)) {
+      return found->state;
+    }
+    return std::nullopt;
+  });
 }
 
 }  // namespace caboose::engine

@@ -237,4 +237,8 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
   return make_sqlite_jobboard(std::string(location.substr(1)), options);
 }
 
+std::string redact_board_uri(std::string_view uri) {
+  return detail::redact_uri(uri);
+}
+
 }  // namespace caboose::jobs

@@ -21,9 +21,10 @@ struct HttpReply {
   std::string body;
 };
 
-inline HttpReply http_request(
-    int port, const std::string& method, const std::string& target, const std::string& body = {},
-    const std::string& content_type = "application/x-www-form-urlencoded") {
+inline HttpReply http_request(int port, const std::string& method, const std::string& target,
+                              const std::string& body = {},
+                              const std::string& content_type = "application/x-www-form-urlencoded",
+                              const std::string& extra_headers = {}) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -40,7 +41,7 @@ inline HttpReply http_request(
     request += "Content-Type: " + content_type +
                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
-  request += "Connection: close\r\n\r\n" + body;
+  request += extra_headers + "Connection: close\r\n\r\n" + body;
   for (std::size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "caboose/patterns/flow.h"
+#include "caboose/persistence/models.h"
 
 namespace caboose::engine {
 
@@ -18,5 +19,8 @@ class Engine;
 [[nodiscard]] std::string to_dot(const Flow& flow);
 // The engine's flow, each atom filled with the colour of its state in the engine's storage.
 [[nodiscard]] std::string to_dot(Engine& engine);
+// `flow` with each atom coloured by its state in a stored flow detail (atoms matched by name),
+// read-only: what a viewer draws for a flow some conductor ran.
+[[nodiscard]] std::string to_dot(const Flow& flow, const persistence::FlowDetail& detail);
 
 }  // namespace caboose::engine

@@ -161,4 +161,7 @@ class JobBoard {
 [[nodiscard]] std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri,
                                                        BoardOptions options = {});
 
+// A jobboard URI as messages and pages may show it: any password replaced by ***.
+[[nodiscard]] std::string redact_board_uri(std::string_view uri);
+
 }  // namespace caboose::jobs
