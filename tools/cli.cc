@@ -27,6 +27,12 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   CLI::App app{"caboose: durable task flows, jobboards and conductors"};
   app.set_version_flag("--version", std::string("caboose ") + CABOOSE_VERSION);
   app.require_subcommand(0, 1);
+  app.footer(
+      "Exit codes: 0 done; 1 failed (the message says why: bad input, an unreachable or "
+      "refusing store); 2 usage (unknown command, bad flags); 3 nobody holds the job (jobs "
+      "claim-owner); 4 listed, but some records were unreadable (jobs list names them).\n"
+      "Every command that prints a result takes --json (one JSON document; jobs watch and "
+      "conductor --events print one per line).");
   spdlog::set_level(spdlog::level::warn);
 
   DemoOptions demo_options;
@@ -85,14 +91,20 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   jobs_trash->add_option("--reason", trash_reason, "Why");
   CLI::App* jobs_requeue = jobs->add_subcommand("requeue", "Put a trashed job back on the board");
   CLI::App* jobs_purge = jobs->add_subcommand("purge", "Delete trashed jobs");
+  WatchOptions watch_options;
+  CLI::App* jobs_watch =
+      jobs->add_subcommand("watch", "A live view of the board (until SIGINT/SIGTERM)");
+  jobs_watch->add_option("--interval-ms", watch_options.interval_ms,
+                         "Time between snapshots (default 1000)");
+  jobs_watch->add_option("--count", watch_options.count, "Show this many snapshots, then exit");
   jobs_purge->add_flag("--all", purge_everything, "Every trashed job");
   for (CLI::App* sub : {jobs_show, jobs_owner, jobs_trash, jobs_requeue}) {
     sub->add_option("job", job_uuid, "The job's uuid")->required();
   }
   jobs_purge->add_option("job", job_uuid, "The job's uuid");
   CLI::App* bin = app.add_subcommand("bin", "The garbage bin: trashed jobs and why");
-  for (CLI::App* sub :
-       {jobs_post, jobs_list, jobs_show, jobs_owner, jobs_trash, jobs_requeue, jobs_purge, bin}) {
+  for (CLI::App* sub : {jobs_post, jobs_list, jobs_show, jobs_owner, jobs_trash, jobs_requeue,
+                        jobs_purge, jobs_watch, bin}) {
     sub->add_option("--board", jobs_options.board, "Jobboard URI: sqlite:///board.db, ...")
         ->required();
     sub->add_flag("--json", jobs_options.json, "Print JSON instead of a table");
@@ -153,7 +165,7 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help and --version are "errors" of 0
   }
   try {
     if (*conductor) {
@@ -199,18 +211,21 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
     if (*jobs_purge) {
       if (job_uuid.empty() != purge_everything) {
         std::cerr << "caboose: jobs purge takes a job uuid or --all\n";
-        return 2;
+        return kExitUsage;
       }
       return purge_jobs(std::cout, jobs_options, job_uuid);
     }
     if (*bin) {
       return show_bin(std::cout, jobs_options);
     }
+    if (*jobs_watch) {
+      return watch_jobs(std::cout, jobs_options, watch_options);
+    }
     std::cout << app.help();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "caboose: " << e.what() << "\n";
-    return 1;
+    return kExitFailed;
   }
 }
 

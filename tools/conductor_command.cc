@@ -23,6 +23,8 @@
 #include "caboose/persistence/fetch.h"
 
 #include "http_server.h"
+#include "jobs_command.h"
+#include "progress.h"
 #include "stop_signals.h"
 
 namespace caboose::cli {
@@ -118,6 +120,8 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
                                           });
 
   std::atomic<int> signal_seen{0};
+  // Draining on a terminal (and not printing events there): a progress line.
+  Progress progress(options.drain && !options.events);
   std::jthread watcher([&](std::stop_token stop) {
     while (!stop.stop_requested()) {
       const int sig = signals.wait(std::chrono::milliseconds(options.wait_ms));
@@ -128,7 +132,14 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
       }
       if (options.drain) {
         try {
-          if (board->job_count() == 0) {
+          const std::size_t left = board->job_count();
+          {
+            std::lock_guard lock(out_mu);
+            progress.update(fmt::format("draining: {} consumed, {} abandoned, {} trashed; {} left",
+                                        outcomes["consumed"], outcomes["abandoned"],
+                                        outcomes["trashed"], left));
+          }
+          if (left == 0) {
             conductor->stop();
             return;
           }
@@ -143,6 +154,7 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
                                                   options.max_dispatches)));
   watcher.request_stop();
   watcher.join();
+  progress.done();
 
   std::lock_guard lock(out_mu);
   Value summary{{"conductor", name}};

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,9 @@
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 #include "caboose/persistence/fetch.h"
+
+#include "progress.h"
+#include "stop_signals.h"
 
 namespace caboose::cli {
 namespace {
@@ -97,7 +101,7 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
   auto board = jobs::fetch_jobboard(options.board);
   Value posted_all = Value::array();
   // A progress line on a terminal, for long batches.
-  const bool progress = post.count >= 1000 && ::isatty(2) == 1;
+  Progress progress(post.count >= 100);
   for (std::int64_t i = 0; i < post.count; ++i) {
     jobs::PostOptions job{.details = details,
                           .priority = jobs::parse_job_priority(post.priority),
@@ -116,9 +120,8 @@ int post_job(std::ostream& out, const JobsOptions& options, const PostJobOptions
       }
       posted = board->post(post.name, std::move(job));
     }
-    if (progress && ((i + 1) % 100 == 0 || i + 1 == post.count)) {
-      std::cerr << fmt::format("\rposted {}/{}", i + 1, post.count)
-                << (i + 1 == post.count ? "\n" : "") << std::flush;
+    if ((i + 1) % 100 == 0 || i + 1 == post.count) {
+      progress.update(fmt::format("posted {}/{}", i + 1, post.count));
     }
     if (options.json) {
       posted_all.push_back(posted.to_value());
@@ -143,7 +146,7 @@ int show_owner(std::ostream& out, const JobsOptions& options, const std::string&
   } else {
     out << owner.value_or("(unclaimed)") << "\n";
   }
-  return owner ? 0 : 3;
+  return owner ? 0 : kExitNobody;
 }
 
 int list_jobs(std::ostream& out, const JobsOptions& options) {
@@ -152,7 +155,7 @@ int list_jobs(std::ostream& out, const JobsOptions& options) {
   for (const std::string& problem : board->skipped()) {
     out << "unreadable: " << problem << "\n";
   }
-  return board->skipped().empty() ? 0 : 2;
+  return board->skipped().empty() ? 0 : kExitUnreadable;
 }
 
 int show_job(std::ostream& out, const JobsOptions& options, const std::string& job_uuid) {
@@ -196,6 +199,56 @@ int purge_jobs(std::ostream& out, const JobsOptions& options, const std::string&
   } else {
     board->purge(job_uuid);
     out << fmt::format("purged {}\n", job_uuid);
+  }
+  return 0;
+}
+
+int watch_jobs(std::ostream& out, const JobsOptions& options, const WatchOptions& watch) {
+  if (watch.interval_ms <= 0) {
+    throw InvalidArgument("--interval-ms must be positive");
+  }
+  StopSignals signals;
+  auto board = jobs::fetch_jobboard(options.board);
+  const bool screen = !options.json && ::isatty(1) == 1;
+  for (std::int64_t shown = 0; watch.count <= 0 || shown < watch.count; ++shown) {
+    if (shown > 0 && signals.wait(std::chrono::milliseconds(watch.interval_ms)) != 0) {
+      break;
+    }
+    const std::vector<Job> all = board->iterjobs();
+    const std::size_t bin = board->trashed().size();
+    const jobs::TimePoint at = jobs::now();
+    std::map<std::string, std::int64_t> by_state = {
+        {"claimable", 0}, {"waiting", 0}, {"claimed", 0}};
+    Value claimed = Value::array();
+    for (const Job& job : all) {
+      if (job.state == jobs::JobState::kClaimed) {
+        ++by_state["claimed"];
+        claimed.push_back({{"job", job.uuid},
+                           {"name", job.name},
+                           {"owner", job.owner.value_or("")},
+                           {"attempt", job.attempts}});
+      } else {
+        ++by_state[job.not_before && *job.not_before > at ? "waiting" : "claimable"];
+      }
+    }
+    if (options.json) {
+      out << Value{{"at", jobs::format_time(at)},
+                   {"jobs", all.size()},
+                   {"by_state", by_state},
+                   {"bin", bin},
+                   {"claimed", claimed}}
+                 .dump()
+          << std::endl;
+      continue;
+    }
+    if (screen) {
+      out << "\x1b[H\x1b[2J";  // a live view: redraw from the top
+    }
+    out << fmt::format("{}  {}\n{} jobs: {} claimable, {} waiting, {} claimed; {} in the bin\n",
+                       jobs::format_time(at), jobs::redact_board_uri(options.board), all.size(),
+                       by_state["claimable"], by_state["waiting"], by_state["claimed"], bin);
+    print_jobs(out, all, /*json=*/false, /*bin=*/false);
+    out << std::flush;
   }
   return 0;
 }

@@ -41,4 +41,21 @@ int requeue_job(std::ostream& out, const JobsOptions& options, const std::string
 int purge_jobs(std::ostream& out, const JobsOptions& options, const std::string& job_uuid);
 int show_bin(std::ostream& out, const JobsOptions& options);
 
+struct WatchOptions {
+  std::int64_t interval_ms = 1000;
+  std::int64_t count = 0;  // snapshots to show, then exit; 0: until SIGINT/SIGTERM
+};
+// A live view of the board: counts by state, the bin, the jobs (redrawn on a terminal); with
+// --json, one JSON object per snapshot and line.
+int watch_jobs(std::ostream& out, const JobsOptions& options, const WatchOptions& watch);
+
+// Exit codes of the command line (also in --help): 0 done; 1 failed (the message says why:
+// bad input, an unreachable or refusing store); 2 usage (unknown command, bad flags);
+// 3 nobody holds the job (jobs claim-owner); 4 listed, but some records were unreadable
+// (jobs list: they are named).
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNobody = 3;
+inline constexpr int kExitUnreadable = 4;
+
 }  // namespace caboose::cli

@@ -14,6 +14,7 @@
 #include "caboose/core/value.h"
 
 #include "demo_command.h"
+#include "jobs_command.h"
 
 namespace caboose::cli {
 namespace {
@@ -199,12 +200,50 @@ TEST(CliTest, ConductorRunsJobsAndClaimOwnerSaysWhoHoldsOne) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(CliTest, VersionAndBadFlags) {
+TEST(CliTest, VersionBadFlagsAndTheExitCodesHelpDocuments) {
   const auto [code, out] = run({"--version"});
   EXPECT_EQ(code, 0);
   EXPECT_EQ(out.rfind("caboose ", 0), 0u) << out;
-  EXPECT_NE(run({"demo", "--json", "--dot"}).first, 0);
-  EXPECT_NE(run({"no-such-command"}).first, 0);
+  const auto [help_code, help] = run({"--help"});
+  EXPECT_EQ(help_code, 0);
+  EXPECT_NE(help.find("Exit codes: 0 done; 1 failed"), std::string::npos) << help;
+  EXPECT_NE(help.find("serve"), std::string::npos) << help;
+  EXPECT_EQ(run({"demo", "--json", "--dot"}).first, kExitUsage);
+  EXPECT_EQ(run({"no-such-command"}).first, kExitUsage);
+  EXPECT_EQ(run({"jobs", "list"}).first, kExitUsage);  // --board is required
+  EXPECT_EQ(run({"jobs", "list", "--board", "nosuch://x"}).first, kExitFailed);
+}
+
+TEST(CliTest, JobsWatchShowsTheBoardAsItChanges) {
+  std::string dir = (std::filesystem::temp_directory_path() / "caboose-cli-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string board = "sqlite:///" + dir + "/board.db";
+  ASSERT_EQ(run({"jobs", "post", "a", "--board", board, "--count", "3"}).first, 0);
+  ASSERT_EQ(run({"jobs", "trash",
+                 Value::parse(run({"jobs", "list", "--board", board, "--json"}).second)[0]["uuid"]
+                     .get<std::string>(),
+                 "--board", board})
+                .first,
+            0);
+  const auto [code, out] =
+      run({"jobs", "watch", "--board", board, "--count", "2", "--interval-ms", "20", "--json"});
+  ASSERT_EQ(code, 0) << out;
+  std::istringstream lines(out);
+  int snapshots = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const Value snapshot = Value::parse(line);
+    EXPECT_EQ(snapshot["jobs"], 2) << line;
+    EXPECT_EQ(snapshot["by_state"]["claimable"], 2) << line;
+    EXPECT_EQ(snapshot["bin"], 1) << line;
+    ++snapshots;
+  }
+  EXPECT_EQ(snapshots, 2) << out;
+  const auto [text_code, text] = run({"jobs", "watch", "--board", board, "--count", "1"});
+  EXPECT_EQ(text_code, 0);
+  EXPECT_NE(text.find("2 jobs: 2 claimable, 0 waiting, 0 claimed; 1 in the bin"), std::string::npos)
+      << text;
+  EXPECT_EQ(run({"jobs", "watch", "--board", board, "--interval-ms", "0"}).first, kExitFailed);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
