@@ -333,14 +333,17 @@ TEST_P(ConductorProcessTest, HolderWhoseSessionExpiredStopsWritingAndAnotherTake
 // then trashed at its 2 attempts, each counted where it belongs; the board's depth and bin; the
 // page is valid for Prometheus (promtool).
 TEST_P(ConductorProcessTest, MetricsCountWhatTheConductorDid) {
-  auto board = jobs::fetch_jobboard(board_uri(5000));
+  auto board = jobs::fetch_jobboard(board_uri(1500));
+  // One job outlives a few renewals of its lease (renewed every 500 ms).
+  post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.slow",
+                                          .kwargs = {{"tasks", 1}, {"ms", 1600}}}));
   for (int i = 0; i < 4; ++i) {
     post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.sum"}),
              {{"store", {{"x", i}, {"y", 1}}}});
   }
   const Job poison =
       post_job(*board, saved_flow(*backend_, {.name = "caboose.examples.poison"}), {}, 2);
-  auto c = conductor("measured", 5000, {"--metrics-port", "0", "--backoff-ms", "10"});
+  auto c = conductor("measured", 1500, {"--metrics-port", "0", "--backoff-ms", "10"});
   ASSERT_TRUE(
       wait_until([&] { return board->job_count() == 0 && board->trashed().size() == 1; }, 60s))
       << c->output();
@@ -358,19 +361,25 @@ TEST_P(ConductorProcessTest, MetricsCountWhatTheConductorDid) {
     EXPECT_TRUE(v.has_value()) << sample << " missing from:\n" << page;
     return v.value_or(-1);
   };
-  EXPECT_EQ(value("caboose_jobs_claimed_total"), 6);  // 4 + the poison's 2 attempts
-  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"consumed\"}"), 4);
+  EXPECT_EQ(value("caboose_jobs_claimed_total"), 7);  // 5 + the poison's 2 attempts
+  EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"consumed\"}"), 5);
   EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"abandoned\"}"), 1);
   EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"trashed\",reason=\"max_attempts\"}"), 1);
   EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"trashed\",reason=\"unbuildable\"}"), 0);
   EXPECT_EQ(value("caboose_jobs_finished_total{outcome=\"lost\"}"), 0);
-  EXPECT_EQ(value("caboose_claim_attempt_count"), 6);
-  EXPECT_EQ(value("caboose_claim_attempt_sum"), 4 + 1 + 2);
-  EXPECT_EQ(value("caboose_claim_attempt_bucket{le=\"1\"}"), 5);
+  EXPECT_EQ(value("caboose_claim_attempt_count"), 7);
+  EXPECT_EQ(value("caboose_claim_attempt_sum"), 5 + 1 + 2);
+  EXPECT_EQ(value("caboose_claim_attempt_bucket{le=\"1\"}"), 6);
   EXPECT_GE(value("caboose_claim_duration_seconds_count"), 1);
-  EXPECT_EQ(value("caboose_job_duration_seconds_count{outcome=\"consumed\"}"), 4);
-  EXPECT_EQ(value("caboose_flow_duration_seconds_count"), 6);
-  EXPECT_EQ(value("caboose_atom_duration_seconds_count"), 4 + 2 * 2);  // the poison reverts too
+  EXPECT_EQ(value("caboose_job_duration_seconds_count{outcome=\"consumed\"}"), 5);
+  // The slow job's run took its 1.6 s: in the buckets above 1 s only.
+  EXPECT_EQ(value("caboose_job_duration_seconds_count{outcome=\"consumed\"}") -
+                value("caboose_job_duration_seconds_bucket{outcome=\"consumed\",le=\"1\"}"),
+            1);
+  EXPECT_EQ(value("caboose_flow_duration_seconds_count"), 7);
+  EXPECT_EQ(value("caboose_atom_duration_seconds_count"), 5 + 2 * 2);  // the poison reverts too
+  EXPECT_GE(value("caboose_lease_renewals_total"), 2);
+  EXPECT_EQ(value("caboose_lease_renewal_failures_total"), 0);
   EXPECT_EQ(value("caboose_fencing_refusals_total"), 0);
   EXPECT_EQ(value("caboose_claims_lost_total"), 0);
   EXPECT_EQ(value("caboose_jobs_running"), 0);
