@@ -195,26 +195,31 @@ MetricLabels sorted_labels(MetricLabels labels, const std::string& metric, bool 
 }
 }  // namespace
 
+namespace {
+// The metric of `labels` in `slots`, made on first use.
+template <class Metric, class... Args>
+Metric& slot(std::map<MetricLabels, std::unique_ptr<Metric>>& slots, MetricLabels labels,
+             Args&&... args) {
+  auto& p = slots[std::move(labels)];
+  if (!p) {
+    p = std::make_unique<Metric>(std::forward<Args>(args)...);
+  }
+  return *p;
+}
+}  // namespace
+
 Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
                                   MetricLabels labels) {
   labels = sorted_labels(std::move(labels), name, false);
   std::lock_guard lock(mu_);
-  auto& slot = family(name, help, kCounter, nullptr).counters[std::move(labels)];
-  if (!slot) {
-    slot = std::make_unique<Counter>();
-  }
-  return *slot;
+  return slot(family(name, help, kCounter, nullptr).counters, std::move(labels));
 }
 
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                               MetricLabels labels) {
   labels = sorted_labels(std::move(labels), name, false);
   std::lock_guard lock(mu_);
-  auto& slot = family(name, help, kGauge, nullptr).gauges[std::move(labels)];
-  if (!slot) {
-    slot = std::make_unique<Gauge>();
-  }
-  return *slot;
+  return slot(family(name, help, kGauge, nullptr).gauges, std::move(labels));
 }
 
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,
@@ -222,11 +227,7 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
   labels = sorted_labels(std::move(labels), name, true);
   std::lock_guard lock(mu_);
   Family& f = family(name, help, kHistogram, &bounds);
-  auto& slot = f.histograms[std::move(labels)];
-  if (!slot) {
-    slot = std::make_unique<Histogram>(f.bounds);
-  }
-  return *slot;
+  return slot(f.histograms, std::move(labels), f.bounds);
 }
 
 void MetricsRegistry::add_collector(std::function<void(MetricsRegistry&)> collector) {

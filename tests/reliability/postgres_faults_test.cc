@@ -124,6 +124,20 @@ class PostgresFaultsTest : public ::testing::Test {
     EXPECT_EQ(stored_version(), next);
   }
 
+  // Opening a backend through the proxy fails, within a bounded time, naming the server.
+  void expect_open_fails(const std::string& through) {
+    auto opened = std::async(std::launch::async, [&] {
+      return persistence::make_postgres_backend(proxied_uri(), {.timeout = kTimeout});
+    });
+    ASSERT_EQ(opened.wait_for(30s), std::future_status::ready) << "opening hung";
+    try {
+      (void)opened.get();
+      ADD_FAILURE() << "opened a backend through " << through;
+    } catch (const StorageFailure& e) {
+      EXPECT_NE(std::string(e.what()).find(proxy_.address()), std::string::npos) << e.what();
+    }
+  }
+
   std::string database_;
   FaultProxy proxy_;
   std::unique_ptr<Backend> direct_;
@@ -210,16 +224,7 @@ TEST_F(PostgresFaultsTest, BlackholedServerFailsTheCallAtTheTimeoutAndLosesNothi
   }
   EXPECT_GE(timed_out, 2);  // the blackhole did catch saves in flight
   proxy_.blackhole();
-  auto opened = std::async(std::launch::async, [&] {
-    return persistence::make_postgres_backend(proxied_uri(), {.timeout = kTimeout});
-  });
-  ASSERT_EQ(opened.wait_for(30s), std::future_status::ready) << "opening hung";
-  try {
-    (void)opened.get();
-    ADD_FAILURE() << "opened a backend through a blackhole";
-  } catch (const StorageFailure& e) {
-    EXPECT_NE(std::string(e.what()).find(proxy_.address()), std::string::npos) << e.what();
-  }
+  expect_open_fails("a blackhole");
   proxy_.pass();
   ASSERT_EQ(direct_->fence(flow_uuid(), kToken + 1), kToken + 1);
   EXPECT_THROW((void)proxied_->save_logbook(with_version("stale"), kToken), StaleClaim);
@@ -232,15 +237,7 @@ TEST_F(PostgresFaultsTest, RefusedConnectionsFailClearlyAndTheBackendRecovers) {
   const std::optional<std::string> error = save("refused", kToken);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(stored_version(), "v0");
-  auto opened = std::async(std::launch::async,
-                           [&] { return persistence::make_postgres_backend(proxied_uri()); });
-  ASSERT_EQ(opened.wait_for(30s), std::future_status::ready);
-  try {
-    (void)opened.get();
-    ADD_FAILURE() << "connected through a proxy that refuses";
-  } catch (const StorageFailure& e) {
-    EXPECT_NE(std::string(e.what()).find(proxy_.address()), std::string::npos) << e.what();
-  }
+  expect_open_fails("a proxy that refuses");
   proxy_.pass();
   EXPECT_EQ(save("after", kToken), std::nullopt);
   EXPECT_EQ(stored_version(), "after");
