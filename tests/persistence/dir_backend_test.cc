@@ -134,6 +134,40 @@ TEST(DirBackend, CorruptFilesAreErrorsNamingThem) {
   EXPECT_THROW((void)backend->get_atom_details("../../etc"), InvalidArgument);
 }
 
+// A record that cannot be read (here: a directory in its place, so read() fails with EISDIR, as
+// it would with EIO) is a StorageFailure naming it and the errno's text: never a missing record
+// (NotFound, which trashes a job), a malformed one (InvalidFormat), or a fence of 0 that lets a
+// stale token write.
+TEST(DirBackend, UnreadableRecordsAreStorageFailuresNotMissingOnes) {
+  TempDir dir;
+  const fs::path root = dir / "tree";
+  auto backend = make_dir_backend(root.string());
+  const LogBook book = sample_book();
+  backend->save_logbook(book);
+  const FlowDetail& flow = book.flows[0];
+  EXPECT_EQ(backend->fence(flow.uuid, 5), 5);
+
+  const fs::path fence = root / "caboose_fences" / flow.uuid;
+  fs::remove(fence);
+  fs::create_directory(fence);
+  AtomDetail stale = flow.atoms[0];
+  stale.results = "stale";
+  try {
+    backend->update_atom_details(stale, 3);
+    FAIL() << "a write under token 3 was accepted with the fence unreadable";
+  } catch (const StorageFailure& e) {
+    EXPECT_NE(std::string(e.what()).find(fence.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Is a directory"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)backend->current_fence(flow.uuid), StorageFailure);
+
+  const fs::path metadata = root / "flow_details" / flow.uuid / "metadata";
+  fs::rename(metadata, root / "moved");
+  fs::create_directory(metadata);
+  EXPECT_THROW((void)backend->get_flow_details(flow.uuid), StorageFailure);
+  EXPECT_THROW((void)backend->get_logbook(book.uuid), StorageFailure);
+}
+
 TEST(DirBackend, NewerLayoutIsRefused) {
   TempDir dir;
   const fs::path root = dir / "tree";

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -39,8 +40,30 @@ constexpr const char* kBookOrder = "caboose_book_order";
   throw StorageFailure(fmt::format("{} '{}': {}", what, path.string(), std::strerror(errno)));
 }
 
+// Closes `fd` keeping errno (for a failure being reported).
+void close_keeping_errno(int fd) {
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+}
+
+// Runs `body`, turning std::filesystem's errors (a stat, a listing or a removal that failed with
+// EIO, EACCES, ...) into the StorageFailure every backend reports, so that callers can tell a
+// failing disk from a missing or malformed record.
+template <class Body>
+decltype(auto) io(const fs::path& root, Body&& body) {
+  try {
+    return body();
+  } catch (const fs::filesystem_error& e) {
+    std::throw_with_nested(
+        StorageFailure(fmt::format("directory backend '{}': {}", root.string(), e.what())));
+  }
+}
+
 // Writes `text` to `path` atomically and durably: a temporary file in the same directory,
-// fsync, rename over `path`, fsync of the directory.
+// fsync, rename over `path`, fsync of the directory. Throws StorageFailure with the errno's text
+// when a step fails (ENOSPC, EIO, ...); `path` then holds its old content or, when only the
+// directory's fsync failed, the new one, never a part of either.
 void write_atomically(const fs::path& path, const std::string& text) {
   static std::atomic<unsigned> counter{0};
   const fs::path tmp = path.parent_path() / fmt::format(".{}.tmp.{}.{}", path.filename().string(),
@@ -49,6 +72,13 @@ void write_atomically(const fs::path& path, const std::string& text) {
   if (fd < 0) {
     fail("cannot create", tmp);
   }
+  auto give_up = [&](const char* what) {
+    close_keeping_errno(fd);
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
+    fail(what, tmp);
+  };
   std::size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
@@ -56,37 +86,65 @@ void write_atomically(const fs::path& path, const std::string& text) {
       if (errno == EINTR) {
         continue;
       }
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("cannot write", tmp);
+      give_up("cannot write");
     }
     written += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    fail("cannot sync", tmp);
+    give_up("cannot sync");
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::close(fd) != 0) {
+    const int saved = errno;
     ::unlink(tmp.c_str());
+    errno = saved;
+    fail("cannot close", tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
     fail("cannot replace", path);
   }
   const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  if (dir < 0) {
+    fail("cannot open the directory of", path);
   }
+  if (::fsync(dir) != 0) {
+    close_keeping_errno(dir);
+    fail("cannot sync the directory of", path);
+  }
+  ::close(dir);
 }
 
+// The whole content of `path`, or nullopt when it does not exist. Throws StorageFailure with the
+// errno's text when it cannot be opened or read (a failing read is never taken for a short or
+// missing record).
 std::optional<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::nullopt;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return std::nullopt;
+    }
+    fail("cannot open", path);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      close_keeping_errno(fd);
+      fail("cannot read", path);
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 class DirBackend final : public Backend {
@@ -103,41 +161,45 @@ class DirBackend final : public Backend {
   ~DirBackend() override { close(); }
 
   void upgrade() override {
-    std::lock_guard lock(mu_);
-    std::error_code ec;
-    for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
-      fs::create_directories(root_ / folder, ec);
-      if (ec) {
-        throw StorageFailure(
-            fmt::format("cannot create '{}': {}", (root_ / folder).string(), ec.message()));
+    return io(root_, [&] {
+      std::lock_guard lock(mu_);
+      std::error_code ec;
+      for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
+        fs::create_directories(root_ / folder, ec);
+        if (ec) {
+          throw StorageFailure(
+              fmt::format("cannot create '{}': {}", (root_ / folder).string(), ec.message()));
+        }
       }
-    }
-    open_lock();
-    FileLock guard(lock_fd_, LOCK_EX);
-    const int version = layout_version();
-    if (version > kLayoutVersion) {
-      throw StorageFailure(fmt::format(
-          "directory '{}' has caboose layout version {}, newer than this caboose knows ({}): "
-          "upgrade caboose",
-          root_.string(), version, kLayoutVersion));
-    }
-    if (version < kLayoutVersion) {
-      write_atomically(root_ / "caboose_schema", std::to_string(kLayoutVersion));
-    }
+      open_lock();
+      FileLock guard(lock_fd_, LOCK_EX);
+      const int version = layout_version();
+      if (version > kLayoutVersion) {
+        throw StorageFailure(fmt::format(
+            "directory '{}' has caboose layout version {}, newer than this caboose knows ({}): "
+            "upgrade caboose",
+            root_.string(), version, kLayoutVersion));
+      }
+      if (version < kLayoutVersion) {
+        write_atomically(root_ / "caboose_schema", std::to_string(kLayoutVersion));
+      }
+    });
   }
 
   void validate() override {
-    std::lock_guard lock(mu_);
-    for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
-      if (!fs::is_directory(root_ / folder)) {
-        throw StorageFailure(fmt::format("directory '{}' has no folder '{}': run upgrade() first",
-                                         root_.string(), folder));
+    return io(root_, [&] {
+      std::lock_guard lock(mu_);
+      for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
+        if (!fs::is_directory(root_ / folder)) {
+          throw StorageFailure(fmt::format("directory '{}' has no folder '{}': run upgrade() first",
+                                           root_.string(), folder));
+        }
       }
-    }
-    if (layout_version() > kLayoutVersion) {
-      throw StorageFailure(
-          fmt::format("directory '{}' has a newer caboose layout", root_.string()));
-    }
+      if (layout_version() > kLayoutVersion) {
+        throw StorageFailure(
+            fmt::format("directory '{}' has a newer caboose layout", root_.string()));
+      }
+    });
   }
 
   void close() override {
@@ -150,150 +212,176 @@ class DirBackend final : public Backend {
   }
 
   FenceToken fence(std::string_view flow_uuid, FenceToken token) override {
-    auto guard = lock_for(LOCK_EX);
-    require_flow(flow_uuid);
-    const FenceToken now_in_force = std::max(fence_of(flow_uuid), token);
-    write_atomically(root_ / "caboose_fences" / std::string(flow_uuid),
-                     std::to_string(now_in_force));
-    return now_in_force;
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      require_flow(flow_uuid);
+      const FenceToken now_in_force = std::max(fence_of(flow_uuid), token);
+      write_atomically(root_ / "caboose_fences" / std::string(flow_uuid),
+                       std::to_string(now_in_force));
+      return now_in_force;
+    });
   }
 
   FenceToken current_fence(std::string_view flow_uuid) override {
-    auto guard = lock_for(LOCK_SH);
-    require_flow(flow_uuid);
-    return fence_of(flow_uuid);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      require_flow(flow_uuid);
+      return fence_of(flow_uuid);
+    });
   }
 
   LogBook get_logbook(std::string_view book_uuid, bool lazy) override {
-    auto guard = lock_for(LOCK_SH);
-    return read_book(book_uuid, lazy);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      return read_book(book_uuid, lazy);
+    });
   }
 
   std::vector<LogBook> get_logbooks(bool lazy) override {
-    auto guard = lock_for(LOCK_SH);
-    std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(root_ / "books")) {
-      if (entry.is_directory() && fs::exists(entry.path() / kMetadata)) {
-        found.push_back(entry.path().filename().string());
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      std::vector<std::string> found;
+      for (const auto& entry : fs::directory_iterator(root_ / "books")) {
+        if (entry.is_directory() && fs::exists(entry.path() / kMetadata)) {
+          found.push_back(entry.path().filename().string());
+        }
       }
-    }
-    std::vector<LogBook> books;
-    for (const std::string& uuid : in_order(found, root_ / kBookOrder)) {
-      books.push_back(read_book(uuid, lazy));
-    }
-    return books;
+      std::vector<LogBook> books;
+      for (const std::string& uuid : in_order(found, root_ / kBookOrder)) {
+        books.push_back(read_book(uuid, lazy));
+      }
+      return books;
+    });
   }
 
   std::vector<FlowDetail> get_flows_for_book(std::string_view book_uuid) override {
-    auto guard = lock_for(LOCK_SH);
-    return read_book(book_uuid, /*lazy=*/false).flows;
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      return read_book(book_uuid, /*lazy=*/false).flows;
+    });
   }
 
   FlowDetail get_flow_details(std::string_view flow_uuid, bool lazy) override {
-    auto guard = lock_for(LOCK_SH);
-    return read_flow(flow_uuid, lazy);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      return read_flow(flow_uuid, lazy);
+    });
   }
 
   AtomDetail get_atom_details(std::string_view atom_uuid) override {
-    auto guard = lock_for(LOCK_SH);
-    return read_atom(atom_uuid);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      return read_atom(atom_uuid);
+    });
   }
 
   std::vector<AtomDetail> get_atoms_for_flow(std::string_view flow_uuid) override {
-    auto guard = lock_for(LOCK_SH);
-    return read_flow(flow_uuid, /*lazy=*/false).atoms;
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_SH);
+      return read_flow(flow_uuid, /*lazy=*/false).atoms;
+    });
   }
 
   void destroy_logbook(std::string_view book_uuid) override {
-    auto guard = lock_for(LOCK_EX);
-    const fs::path book_dir = object_dir("books", book_uuid);
-    if (!fs::exists(book_dir / kMetadata)) {
-      throw NotFound(fmt::format("no logbook {}", book_uuid));
-    }
-    for (const std::string& flow : children(book_dir)) {
-      const fs::path flow_dir = object_dir("flow_details", flow);
-      for (const std::string& atom : children(flow_dir)) {
-        fs::remove_all(object_dir("atom_details", atom));
-        atom_flow_.erase(atom);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      const fs::path book_dir = object_dir("books", book_uuid);
+      if (!fs::exists(book_dir / kMetadata)) {
+        throw NotFound(fmt::format("no logbook {}", book_uuid));
       }
-      fs::remove_all(flow_dir);
-      fs::remove(root_ / "caboose_fences" / flow);
-    }
-    fs::remove_all(book_dir);
+      for (const std::string& flow : children(book_dir)) {
+        const fs::path flow_dir = object_dir("flow_details", flow);
+        for (const std::string& atom : children(flow_dir)) {
+          fs::remove_all(object_dir("atom_details", atom));
+          atom_flow_.erase(atom);
+        }
+        fs::remove_all(flow_dir);
+        fs::remove(root_ / "caboose_fences" / flow);
+      }
+      fs::remove_all(book_dir);
+    });
   }
 
   void clear_all() override {
-    auto guard = lock_for(LOCK_EX);
-    for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
-      for (const auto& entry : fs::directory_iterator(root_ / folder)) {
-        fs::remove_all(entry.path());
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      for (const char* folder : {"books", "flow_details", "atom_details", "caboose_fences"}) {
+        for (const auto& entry : fs::directory_iterator(root_ / folder)) {
+          fs::remove_all(entry.path());
+        }
       }
-    }
-    atom_flow_.clear();
+      atom_flow_.clear();
+    });
   }
 
  protected:
   LogBook do_save_logbook(const LogBook& book, std::optional<FenceToken> token) override {
-    auto guard = lock_for(LOCK_EX);
-    for (const FlowDetail& flow : book.flows) {  // checked before anything is written
-      if (token && fs::exists(object_dir("flow_details", flow.uuid) / kMetadata)) {
-        check_fence(flow.uuid, fence_of(flow.uuid), token);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      for (const FlowDetail& flow : book.flows) {  // checked before anything is written
+        if (token && fs::exists(object_dir("flow_details", flow.uuid) / kMetadata)) {
+          check_fence(flow.uuid, fence_of(flow.uuid), token);
+        }
       }
-    }
-    const fs::path dir = object_dir("books", book.uuid);
-    LogBook fields = book;
-    fields.flows.clear();
-    if (fs::exists(dir / kMetadata)) {
-      LogBook stored = read_book(book.uuid, /*lazy=*/true);
-      stored.merge(fields);
-      fields = std::move(stored);
-    } else {
-      make_object_dir(dir);
-      append_line(root_ / kBookOrder, book.uuid);
-    }
-    for (const FlowDetail& flow : book.flows) {
-      const std::optional<std::string> owner = book_of_flow(flow.uuid);
-      if (owner && *owner != book.uuid) {
-        throw StorageFailure(fmt::format("flow detail {} belongs to logbook {}, not {}", flow.uuid,
-                                         *owner, book.uuid));
+      const fs::path dir = object_dir("books", book.uuid);
+      LogBook fields = book;
+      fields.flows.clear();
+      if (fs::exists(dir / kMetadata)) {
+        LogBook stored = read_book(book.uuid, /*lazy=*/true);
+        stored.merge(fields);
+        fields = std::move(stored);
+      } else {
+        make_object_dir(dir);
+        append_line(root_ / kBookOrder, book.uuid);
       }
-    }
-    write_atomically(dir / kMetadata, detail::python_json(fields.to_dict(/*marshal_time=*/true)));
-    for (const FlowDetail& flow : book.flows) {
-      save_flow(flow);
-      link_child(dir, "flow_details", flow.uuid);
-    }
-    return read_book(book.uuid, /*lazy=*/false);
+      for (const FlowDetail& flow : book.flows) {
+        const std::optional<std::string> owner = book_of_flow(flow.uuid);
+        if (owner && *owner != book.uuid) {
+          throw StorageFailure(fmt::format("flow detail {} belongs to logbook {}, not {}",
+                                           flow.uuid, *owner, book.uuid));
+        }
+      }
+      write_atomically(dir / kMetadata, detail::python_json(fields.to_dict(/*marshal_time=*/true)));
+      for (const FlowDetail& flow : book.flows) {
+        save_flow(flow);
+        link_child(dir, "flow_details", flow.uuid);
+      }
+      return read_book(book.uuid, /*lazy=*/false);
+    });
   }
 
   void do_update_flow_details(const FlowDetail& flow, std::optional<FenceToken> token) override {
-    auto guard = lock_for(LOCK_EX);
-    if (!fs::exists(object_dir("flow_details", flow.uuid) / kMetadata) ||
-        !book_of_flow(flow.uuid)) {
-      throw NotFound(
-          fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
-    }
-    if (token) {
-      check_fence(flow.uuid, fence_of(flow.uuid), token);
-    }
-    save_flow(flow);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      if (!fs::exists(object_dir("flow_details", flow.uuid) / kMetadata) ||
+          !book_of_flow(flow.uuid)) {
+        throw NotFound(
+            fmt::format("flow detail {} is not stored (save its logbook first)", flow.uuid));
+      }
+      if (token) {
+        check_fence(flow.uuid, fence_of(flow.uuid), token);
+      }
+      save_flow(flow);
+    });
   }
 
   void do_update_atom_details(const AtomDetail& atom, std::optional<FenceToken> token) override {
-    auto guard = lock_for(LOCK_EX);
-    const fs::path dir = object_dir("atom_details", atom.uuid);
-    if (!fs::exists(dir / kMetadata)) {
-      throw NotFound(fmt::format("atom detail {} ('{}') is not stored", atom.uuid, atom.name));
-    }
-    if (token) {
-      const std::optional<std::string> flow = flow_of_atom(atom.uuid);
-      if (flow) {
-        check_fence(*flow, fence_of(*flow), token);
+    return io(root_, [&] {
+      auto guard = lock_for(LOCK_EX);
+      const fs::path dir = object_dir("atom_details", atom.uuid);
+      if (!fs::exists(dir / kMetadata)) {
+        throw NotFound(fmt::format("atom detail {} ('{}') is not stored", atom.uuid, atom.name));
       }
-    }
-    AtomDetail stored = read_atom(atom.uuid);
-    stored.merge(atom);
-    write_atom(stored);
+      if (token) {
+        const std::optional<std::string> flow = flow_of_atom(atom.uuid);
+        if (flow) {
+          check_fence(*flow, fence_of(*flow), token);
+        }
+      }
+      AtomDetail stored = read_atom(atom.uuid);
+      stored.merge(atom);
+      write_atom(stored);
+    });
   }
 
  private:
@@ -391,6 +479,9 @@ class DirBackend final : public Backend {
         linked.push_back(entry.path().filename().string());
       }
     }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      throw StorageFailure(fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
+    }
     return in_order(linked, dir / kOrder);
   }
 
@@ -433,19 +524,34 @@ class DirBackend final : public Backend {
     append_line(parent / kOrder, uuid);
   }
 
-  // Appends one line durably (a crash may leave a partial last line; readers skip it).
+  // Appends one line durably. A crash or a failed write (ENOSPC) may leave a partial last line;
+  // readers skip it, and the next append starts a new line after it.
   static void append_line(const fs::path& file, const std::string& line) {
-    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = ::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
       fail("cannot open", file);
     }
-    const std::string text = line + "\n";
+    std::string text = line + "\n";
+    struct stat st {};
+    char last = '\n';
+    if (::fstat(fd, &st) != 0 || (st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) != 1)) {
+      close_keeping_errno(fd);
+      fail("cannot read the end of", file);
+    }
+    if (last != '\n') {
+      text.insert(text.begin(), '\n');
+    }
+    errno = 0;
     const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                     ::fsync(fd) == 0;
-    ::close(fd);
     if (!ok) {
+      if (errno == 0) {
+        errno = ENOSPC;  // a short write: the disk had room for part of the line only
+      }
+      close_keeping_errno(fd);
       fail("cannot append to", file);
     }
+    ::close(fd);
   }
 
   Value read_json(const fs::path& file, const std::string& what) const {
@@ -524,8 +630,7 @@ class DirBackend final : public Backend {
 
   // The book whose directory links the flow, if any.
   std::optional<std::string> book_of_flow(const std::string& flow_uuid) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(root_ / "books", ec)) {
+    for (const auto& entry : fs::directory_iterator(root_ / "books")) {
       if (fs::is_symlink(entry.path() / flow_uuid)) {
         return entry.path().filename().string();
       }
@@ -538,8 +643,7 @@ class DirBackend final : public Backend {
     if (const auto it = atom_flow_.find(atom_uuid); it != atom_flow_.end()) {
       return it->second;
     }
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(root_ / "flow_details", ec)) {
+    for (const auto& entry : fs::directory_iterator(root_ / "flow_details")) {
       if (fs::is_symlink(entry.path() / atom_uuid)) {
         const std::string flow = entry.path().filename().string();
         atom_flow_[atom_uuid] = flow;
