@@ -10,7 +10,7 @@ SqliteDb::SqliteDb(std::string path, bool full_sync, std::chrono::milliseconds b
     : path_(std::move(path)) {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-    const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    const std::string why = db_ != nullptr ? sqlite_error(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
     throw StorageFailure(fmt::format("cannot open SQLite database '{}': {}", path_, why));
@@ -49,7 +49,8 @@ void SqliteDb::require_open() const {
 void SqliteDb::exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string why = error != nullptr ? error : sqlite3_errmsg(db_);
+    const std::string why =
+        (error != nullptr ? std::string(error) : sqlite3_errmsg(db_)) + sqlite_errno_text(db_);
     sqlite3_free(error);
     throw StorageFailure(fmt::format("SQLite database '{}': {}", path_, why));
   }

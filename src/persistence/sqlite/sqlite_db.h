@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,13 +20,30 @@
 
 namespace caboose::detail {
 
+// For an I/O error, a full disk or a file SQLite could not open on `db`, the errno's text behind
+// it (" (Input/output error)"); else "".
+inline std::string sqlite_errno_text(sqlite3* db) {
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  const int system = sqlite3_system_errno(db);
+  if (system != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN)) {
+    return fmt::format(" ({})", std::strerror(system));
+  }
+  return "";
+}
+
+// SQLite's message for the last error on `db`, with the errno's text when there is one: "disk
+// I/O error (Input/output error)".
+inline std::string sqlite_error(sqlite3* db) {
+  return sqlite3_errmsg(db) + sqlite_errno_text(db);
+}
+
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql, const std::string& where) {
     if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                            &stmt_, nullptr) != SQLITE_OK) {
       throw StorageFailure(
-          fmt::format("{}: cannot prepare '{}': {}", where, sql, sqlite3_errmsg(db)));
+          fmt::format("{}: cannot prepare '{}': {}", where, sql, sqlite_error(db)));
     }
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -83,7 +101,7 @@ class Query {
     if (rc == SQLITE_DONE) {
       return false;
     }
-    throw StorageFailure(fmt::format("{}: {}", where_, sqlite3_errmsg(sqlite3_db_handle(stmt_))));
+    throw StorageFailure(fmt::format("{}: {}", where_, sqlite_error(sqlite3_db_handle(stmt_))));
   }
   void run() {
     while (step()) {
@@ -105,7 +123,7 @@ class Query {
  private:
   void check(int rc) {
     if (rc != SQLITE_OK) {
-      throw StorageFailure(fmt::format("{}: {}", where_, sqlite3_errmsg(sqlite3_db_handle(stmt_))));
+      throw StorageFailure(fmt::format("{}: {}", where_, sqlite_error(sqlite3_db_handle(stmt_))));
     }
   }
   sqlite3_stmt* stmt_;
