@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -20,19 +21,53 @@
 
 namespace caboose::detail {
 
-// For an I/O error, a full disk or a file SQLite could not open on `db`, the errno's text behind
-// it (" (Input/output error)"); else "".
+// For an I/O error, a full disk or a file SQLite could not open on `db`, which call failed (the
+// extended result code) and, when SQLite kept it, the errno's text: " (SQLITE_IOERR_FSYNC)",
+// " (SQLITE_CANTOPEN: No such file or directory)"; else "". (The unix VFS often keeps no errno:
+// sqlite3_system_errno() is 0 after a failed pwrite or fdatasync in SQLite 3.40.)
 inline std::string sqlite_errno_text(sqlite3* db) {
-  const int code = sqlite3_extended_errcode(db) & 0xff;
-  const int system = sqlite3_system_errno(db);
-  if (system != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN)) {
-    return fmt::format(" ({})", std::strerror(system));
+  const int extended = sqlite3_extended_errcode(db);
+  const int code = extended & 0xff;
+  if (code != SQLITE_IOERR && code != SQLITE_FULL && code != SQLITE_CANTOPEN) {
+    return "";
   }
-  return "";
+  static constexpr std::pair<int, const char*> kNames[] = {
+      {SQLITE_IOERR, "SQLITE_IOERR"},
+      {SQLITE_IOERR_READ, "SQLITE_IOERR_READ"},
+      {SQLITE_IOERR_SHORT_READ, "SQLITE_IOERR_SHORT_READ"},
+      {SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE"},
+      {SQLITE_IOERR_FSYNC, "SQLITE_IOERR_FSYNC"},
+      {SQLITE_IOERR_DIR_FSYNC, "SQLITE_IOERR_DIR_FSYNC"},
+      {SQLITE_IOERR_TRUNCATE, "SQLITE_IOERR_TRUNCATE"},
+      {SQLITE_IOERR_FSTAT, "SQLITE_IOERR_FSTAT"},
+      {SQLITE_IOERR_UNLOCK, "SQLITE_IOERR_UNLOCK"},
+      {SQLITE_IOERR_RDLOCK, "SQLITE_IOERR_RDLOCK"},
+      {SQLITE_IOERR_DELETE, "SQLITE_IOERR_DELETE"},
+      {SQLITE_IOERR_ACCESS, "SQLITE_IOERR_ACCESS"},
+      {SQLITE_IOERR_LOCK, "SQLITE_IOERR_LOCK"},
+      {SQLITE_IOERR_CLOSE, "SQLITE_IOERR_CLOSE"},
+      {SQLITE_IOERR_SHMOPEN, "SQLITE_IOERR_SHMOPEN"},
+      {SQLITE_IOERR_SHMSIZE, "SQLITE_IOERR_SHMSIZE"},
+      {SQLITE_IOERR_SHMMAP, "SQLITE_IOERR_SHMMAP"},
+      {SQLITE_IOERR_SEEK, "SQLITE_IOERR_SEEK"},
+      {SQLITE_IOERR_MMAP, "SQLITE_IOERR_MMAP"},
+      {SQLITE_FULL, "SQLITE_FULL"},
+      {SQLITE_CANTOPEN, "SQLITE_CANTOPEN"},
+  };
+  std::string name = fmt::format("SQLite code {}", extended);
+  for (const auto& [value, text] : kNames) {
+    if (value == extended) {
+      name = text;
+    }
+  }
+  if (const int system = sqlite3_system_errno(db); system != 0) {
+    return fmt::format(" ({}: {})", name, std::strerror(system));
+  }
+  return fmt::format(" ({})", name);
 }
 
-// SQLite's message for the last error on `db`, with the errno's text when there is one: "disk
-// I/O error (Input/output error)".
+// SQLite's message for the last error on `db`, and for an I/O error which call failed: "disk I/O
+// error (SQLITE_IOERR_WRITE)".
 inline std::string sqlite_error(sqlite3* db) {
   return sqlite3_errmsg(db) + sqlite_errno_text(db);
 }
