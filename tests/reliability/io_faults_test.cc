@@ -1,0 +1,270 @@
+// I/O errors under the persistence store (RELIABILITY.md F13): two `caboose conductor` processes
+// run under libfiu's POSIX preload (`fiu-run -x`, Debian's fiu-utils) and drain a board of
+// ledger jobs while the file I/O calls their store makes (SQLite: pwrite64, pread64, fdatasync;
+// the directory backend: open, read, write, fsync, rename) fail at random with EIO or ENOSPC.
+// The same calls also fail under the embedded SQLite board and the ledger in those processes:
+// they must be survived too. Faults are switched on once the conductors run and off again with
+// fiu-ctrl through each process's control fifo. Expected: the failures surface as
+// StorageFailure with the errno's text, the jobs are abandoned and later consumed, no conductor
+// dies, the checker finds no violation and the store is whole (integrity_check ok; every record
+// of the directory parses). The test fails if no fault was observed, so injection that silently
+// stops working cannot pass. CABOOSE_IOFAULT_JOBS=N runs more jobs (the long tier:
+// scripts/chaos io).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "caboose/jobs/jobboard.h"
+#include "caboose/persistence/fetch.h"
+
+#include "conductors/conductor_cases.h"
+#include "persistence/temp_dir.h"
+#include "reliability/chaos.h"
+#include "reliability/store_check.h"
+#include "support/child_process.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define CABOOSE_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CABOOSE_UNDER_TSAN 1
+#endif
+#endif
+
+namespace caboose::reliability {
+namespace {
+
+using namespace std::chrono_literals;
+using caboose::testing::ChildProcess;
+using caboose::testing::wait_until;
+
+constexpr const char* kFiuRun = "/usr/bin/fiu-run";
+constexpr const char* kFiuCtrl = "/usr/bin/fiu-ctrl";
+constexpr int kTasks = 3;
+
+std::int64_t env_int(const char* name, std::int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::stoll(v) : fallback;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// The log lines that name `store` and one of `errors`: failures of the store's own calls.
+std::vector<std::string> store_failures(const std::string& text, const std::string& store,
+                                        const std::vector<std::string>& errors) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(store) == std::string::npos) {
+      continue;
+    }
+    for (const std::string& e : errors) {
+      if (line.find(e) != std::string::npos) {
+        lines.push_back(line);
+        break;
+      }
+    }
+  }
+  return lines;
+}
+
+struct IoFaultCase {
+  std::string name;  // test-name suffix
+  std::string (*uri)(const std::string& path);
+  int error;                        // the errno every injected failure sets
+  std::vector<std::string> points;  // libfiu's names of the calls that fail
+  double probability;               // of each call failing while faults are on
+  // What the store's StorageFailure says then: the errno's text (dir); SQLite's message with
+  // the failed call's code (SQLite keeps no errno).
+  std::vector<std::string> errors;
+};
+
+class IoFaults : public ::testing::TestWithParam<IoFaultCase> {};
+
+TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
+#ifdef CABOOSE_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer's runtime does not start under libfiu's LD_PRELOAD "
+                  "(fiu-run); the ASan+UBSan and plain builds run this test";
+#endif
+  ASSERT_TRUE(std::filesystem::exists(kFiuRun) && std::filesystem::exists(kFiuCtrl))
+      << "fiu-run and fiu-ctrl are missing: apt-get install fiu-utils libfiu0 (scripts/setup)";
+  const IoFaultCase& param = GetParam();
+  persistence::testing::TempDir dir;
+  const std::string board_uri = "sqlite:///" + (dir / "board.db").string() + "?lease_ms=1000";
+  const std::string store_path = (dir / "flows").string();
+  const std::string store_uri = param.uri(store_path);
+  const std::string ledger = (dir / "ledger.db").string();
+  const std::string fifos = (dir / "fiu").string();
+  auto board = jobs::fetch_jobboard(board_uri);
+  auto store = persistence::fetch(store_uri);
+
+  const auto jobs = env_int("CABOOSE_IOFAULT_JOBS", 12);
+  std::vector<PostedJob> posted;
+  for (std::int64_t i = 0; i < jobs; ++i) {
+    const auto book = conductors::testing::saved_flow(
+        *store, {.name = "caboose.examples.ledger",
+                 .kwargs = {{"ledger", ledger}, {"tasks", kTasks}, {"ms", 5}}});
+    posted.push_back({conductors::testing::post_job(*board, book, Value::object(), 1000).uuid,
+                      book.flows.front().uuid});
+  }
+
+  // libfiu's preload libraries come before a sanitizer's runtime in the library list.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options =
+      "ASAN_OPTIONS=" + std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0";
+  std::vector<std::unique_ptr<ChildProcess>> conductors;
+  for (int c = 0; c < 2; ++c) {
+    std::vector<std::string> argv = {"/usr/bin/env", asan_options, kFiuRun, "-x", "-f", fifos};
+    for (std::string arg : {std::string(CABOOSE_BIN), std::string("conductor")}) {
+      argv.push_back(std::move(arg));
+    }
+    for (const std::string& arg :
+         {std::string("--board"), board_uri, std::string("--persistence"), store_uri,
+          std::string("--name"), fmt::format("io-{}", c), std::string("--max-jobs"),
+          std::string("2"), std::string("--wait-ms"), std::string("50"),
+          std::string("--backoff-ms"), std::string("5")}) {
+      argv.push_back(arg);
+    }
+    conductors.push_back(std::make_unique<ChildProcess>(
+        std::move(argv), (dir / fmt::format("io-{}.out", c)).string()));
+  }
+  auto outputs = [&] {
+    std::string all;
+    for (const auto& c : conductors) {
+      all += c->output();
+    }
+    return all;
+  };
+  // Tells every conductor `command` through its control fifo (fiu-ctrl waits for the reply).
+  auto control = [&](const std::string& command) {
+    for (const auto& c : conductors) {
+      ChildProcess ctrl({kFiuCtrl, "-f", fifos, "-c", command, std::to_string(c->pid())},
+                        (dir / "fiu-ctrl.out").string());
+      const auto status = ctrl.wait(30s);
+      ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0 &&
+                  ctrl.output().find("error") == std::string::npos)
+          << command << ": " << ctrl.output();
+    }
+  };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& c : conductors) {
+          if (!std::filesystem::exists(fmt::format("{}-{}.in", fifos, c->pid()))) {
+            return false;
+          }
+        }
+        return true;
+      },
+      30s))
+      << "no libfiu control fifo:\n"
+      << outputs();
+
+  for (const std::string& point : param.points) {
+    control(fmt::format("enable_random name={},probability={},failinfo={}", point,
+                        param.probability, param.error));
+  }
+  // Faults stay on until the store's own calls failed a few times (a job abandoned waits out a
+  // backoff that doubles per attempt, so a long fault phase makes a long drain).
+  const auto wanted = static_cast<std::size_t>(std::max<std::int64_t>(3, jobs / 4));
+  const bool observed = wait_until(
+      [&] { return store_failures(outputs(), store_path, param.errors).size() >= wanted; },
+      std::chrono::seconds(env_int("CABOOSE_IOFAULT_SECONDS", 30)));
+  for (const std::string& point : param.points) {
+    control(fmt::format("disable name={}", point));
+  }
+  const std::string under_faults = outputs();
+  const std::vector<std::string> failures = store_failures(under_faults, store_path, param.errors);
+  EXPECT_TRUE(observed) << "the store's calls failed " << failures.size() << " times, not "
+                        << wanted << "\n"
+                        << under_faults;
+  ASSERT_GT(failures.size(), 0u)
+      << "no injected fault surfaced from the store: is libfiu's preload wrapping its calls?\n"
+      << under_faults;
+  for (const auto& c : conductors) {
+    EXPECT_FALSE(c->wait(0ms).has_value()) << "a conductor died of an I/O error:\n" << c->output();
+  }
+
+  ASSERT_TRUE(wait_until([&] { return board->job_count() == 0; }, 120s))
+      << board->job_count() << " jobs left\n"
+      << outputs();
+  for (const auto& c : conductors) {
+    c->signal(SIGTERM);
+  }
+  for (const auto& c : conductors) {
+    const auto status = c->wait(30s);
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "status " << (status ? *status : -1) << "\n"
+        << c->output();
+  }
+
+  const std::string all = outputs();
+  const Report report = check(posted, *board, *store, read_ledger(ledger), kTasks);
+  std::string problems;
+  for (const std::string& p : report.problems) {
+    problems += p + "\n";
+  }
+  EXPECT_EQ(report.violations(), 0u) << problems;
+  EXPECT_EQ(report.consumed, posted.size()) << problems;
+  store.reset();
+  EXPECT_EQ(store_problems(store_uri), "");
+  std::cout << fmt::format(
+      "{}: jobs={} consumed={} store failures={} jobs abandoned={} task failures (ledger)={} "
+      "board failures={} claims lost={} violations={}\n  first store failure: {}\n",
+      param.name, jobs, report.consumed, store_failures(all, store_path, param.errors).size(),
+      count(all, "job abandoned"), count(all, "ledger: cannot"),
+      store_failures(all, (dir / "board.db").string(), param.errors).size(), count(all, "job lost"),
+      report.violations(), failures.front());
+}
+
+std::string sqlite_uri(const std::string& path) {
+  return "sqlite:///" + path + ".db";
+}
+std::string dir_uri(const std::string& path) {
+  return "dir://" + path;
+}
+
+// SQLite's unix VFS writes with pwrite64, reads with pread64 and syncs with fdatasync (libfiu's
+// points posix/io/rw/pwrite, posix/io/rw/pread, posix/io/sync/fdatasync). The directory backend
+// opens, reads, writes, fsyncs and renames.
+const std::vector<std::string> kSqlitePoints = {"posix/io/rw/pwrite", "posix/io/rw/pread",
+                                                "posix/io/sync/fdatasync"};
+const std::vector<std::string> kDirPoints = {"posix/io/oc/open", "posix/io/rw/read",
+                                             "posix/io/rw/write", "posix/io/sync/fsync",
+                                             "posix/io/dir/rename"};
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, IoFaults,
+    ::testing::Values(
+        IoFaultCase{"sqlite_eio", sqlite_uri, EIO, kSqlitePoints, 0.02, {"disk I/O error"}},
+        IoFaultCase{"sqlite_enospc",
+                    sqlite_uri,
+                    ENOSPC,
+                    kSqlitePoints,
+                    0.02,
+                    {"database or disk is full", "disk I/O error"}},
+        IoFaultCase{"dir_eio", dir_uri, EIO, kDirPoints, 0.02, {std::strerror(EIO)}},
+        IoFaultCase{"dir_enospc", dir_uri, ENOSPC, kDirPoints, 0.02, {std::strerror(ENOSPC)}}),
+    [](const auto& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace caboose::reliability
