@@ -19,7 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -36,6 +38,14 @@
 #include "reliability/chaos.h"
 #include "reliability/store_check.h"
 #include "support/child_process.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CABOOSE_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CABOOSE_UNDER_ASAN 1
+#endif
+#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define CABOOSE_UNDER_TSAN 1
@@ -54,6 +64,8 @@ using caboose::testing::wait_until;
 
 constexpr const char* kFiuRun = "/usr/bin/fiu-run";
 constexpr const char* kFiuCtrl = "/usr/bin/fiu-ctrl";
+constexpr const char* kFiuPreloads =
+    "/usr/lib/fiu/fiu_run_preload.so /usr/lib/fiu/fiu_posix_preload.so";
 constexpr int kTasks = 3;
 
 std::int64_t env_int(const char* name, std::int64_t fallback) {
@@ -87,6 +99,60 @@ std::vector<std::string> store_failures(const std::string& text, const std::stri
   }
   return lines;
 }
+
+// The path of the loaded library whose file name starts with `prefix` ("libasan.so"), or "".
+std::string loaded_library(const std::string& prefix) {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    const std::size_t slash = line.rfind('/');
+    if (slash != std::string::npos && line.compare(slash + 1, prefix.size(), prefix) == 0) {
+      return line.substr(line.find('/'));
+    }
+  }
+  return "";
+}
+
+// The command that runs `program` under libfiu's POSIX preload with its control fifo at
+// `fifos`-PID: fiu-run -x. A sanitized build sets fiu-run's environment itself, with the
+// sanitizer's runtime first in LD_PRELOAD: after libfiu's, whose malloc wrapper calls dlsym
+// before ASan is up, the process dies at start. ASan's interceptors then call libfiu's wrappers
+// (the next definition), so the faults still reach the program.
+std::vector<std::string> under_fiu(const std::string& fifos, std::vector<std::string> program) {
+  std::vector<std::string> argv;
+#ifdef CABOOSE_UNDER_ASAN
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  argv = {"/usr/bin/env",
+          "ASAN_OPTIONS=" + std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0",
+          fmt::format("LD_PRELOAD={} {}", loaded_library("libasan.so"), kFiuPreloads),
+          "FIU_CTRL_FIFO=" + fifos, "FIU_ENABLE="};
+#else
+  argv = {kFiuRun, "-x", "-f", fifos};
+#endif
+  argv.insert(argv.end(), std::make_move_iterator(program.begin()),
+              std::make_move_iterator(program.end()));
+  return argv;
+}
+
+// A log file read as it grows: each call returns the complete lines added since the last.
+class LogTail {
+ public:
+  explicit LogTail(std::string path) : path_(std::move(path)) {}
+  std::string new_lines() {
+    std::ifstream in(path_, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(read_));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t end = text.rfind('\n');
+    if (end == std::string::npos) {
+      return "";
+    }
+    read_ += end + 1;
+    return text.substr(0, end + 1);
+  }
+
+ private:
+  std::string path_;
+  std::size_t read_ = 0;
+};
 
 struct IoFaultCase {
   std::string name;  // test-name suffix
@@ -128,25 +194,13 @@ TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
                       book.flows.front().uuid});
   }
 
-  // libfiu's preload libraries come before a sanitizer's runtime in the library list.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string asan_options =
-      "ASAN_OPTIONS=" + std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0";
   std::vector<std::unique_ptr<ChildProcess>> conductors;
   for (int c = 0; c < 2; ++c) {
-    std::vector<std::string> argv = {"/usr/bin/env", asan_options, kFiuRun, "-x", "-f", fifos};
-    for (std::string arg : {std::string(CABOOSE_BIN), std::string("conductor")}) {
-      argv.push_back(std::move(arg));
-    }
-    for (const std::string& arg :
-         {std::string("--board"), board_uri, std::string("--persistence"), store_uri,
-          std::string("--name"), fmt::format("io-{}", c), std::string("--max-jobs"),
-          std::string("2"), std::string("--wait-ms"), std::string("50"),
-          std::string("--backoff-ms"), std::string("5")}) {
-      argv.push_back(arg);
-    }
     conductors.push_back(std::make_unique<ChildProcess>(
-        std::move(argv), (dir / fmt::format("io-{}.out", c)).string()));
+        under_fiu(fifos, {CABOOSE_BIN, "conductor", "--board", board_uri, "--persistence",
+                          store_uri, "--name", fmt::format("io-{}", c), "--max-jobs", "2",
+                          "--wait-ms", "50", "--backoff-ms", "5", "--log-level", "info"}),
+        (dir / fmt::format("io-{}.out", c)).string()));
   }
   auto outputs = [&] {
     std::string all;
@@ -166,17 +220,21 @@ TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
           << command << ": " << ctrl.output();
     }
   };
+  // Faults start once both conductors run (opening the board or the store on a failing disk,
+  // a conductor exits with the error, as it should; that is not what this test is about).
   ASSERT_TRUE(wait_until(
       [&] {
-        for (const auto& c : conductors) {
-          if (!std::filesystem::exists(fmt::format("{}-{}.in", fifos, c->pid()))) {
+        for (std::size_t c = 0; c < conductors.size(); ++c) {
+          if (!std::filesystem::exists(fmt::format("{}-{}.in", fifos, conductors[c]->pid())) ||
+              conductors[c]->output().find(fmt::format("conductor started name=io-{}", c)) ==
+                  std::string::npos) {
             return false;
           }
         }
         return true;
       },
-      30s))
-      << "no libfiu control fifo:\n"
+      60s))
+      << "the conductors did not start, or libfiu made no control fifo:\n"
       << outputs();
 
   for (const std::string& point : param.points) {
@@ -186,8 +244,18 @@ TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
   // Faults stay on until the store's own calls failed a few times (a job abandoned waits out a
   // backoff that doubles per attempt, so a long fault phase makes a long drain).
   const auto wanted = static_cast<std::size_t>(std::max<std::int64_t>(3, jobs / 4));
+  std::vector<LogTail> logs;
+  for (std::size_t c = 0; c < conductors.size(); ++c) {
+    logs.emplace_back((dir / fmt::format("io-{}.out", c)).string());
+  }
+  std::size_t seen = 0;  // store failures in the lines read so far
   const bool observed = wait_until(
-      [&] { return store_failures(outputs(), store_path, param.errors).size() >= wanted; },
+      [&] {
+        for (LogTail& log : logs) {
+          seen += store_failures(log.new_lines(), store_path, param.errors).size();
+        }
+        return seen >= wanted;
+      },
       std::chrono::seconds(env_int("CABOOSE_IOFAULT_SECONDS", 30)));
   for (const std::string& point : param.points) {
     control(fmt::format("disable name={}", point));
@@ -204,7 +272,8 @@ TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
     EXPECT_FALSE(c->wait(0ms).has_value()) << "a conductor died of an I/O error:\n" << c->output();
   }
 
-  ASSERT_TRUE(wait_until([&] { return board->job_count() == 0; }, 120s))
+  ASSERT_TRUE(wait_until([&] { return board->job_count() == 0; },
+                         std::max<std::chrono::milliseconds>(120s, jobs * 1s)))
       << board->job_count() << " jobs left\n"
       << outputs();
   for (const auto& c : conductors) {
