@@ -100,6 +100,7 @@ std::vector<std::string> store_failures(const std::string& text, const std::stri
   return lines;
 }
 
+#ifdef CABOOSE_UNDER_ASAN
 // The path of the loaded library whose file name starts with `prefix` ("libasan.so"), or "".
 std::string loaded_library(const std::string& prefix) {
   std::ifstream maps("/proc/self/maps");
@@ -111,6 +112,7 @@ std::string loaded_library(const std::string& prefix) {
   }
   return "";
 }
+#endif
 
 // The command that runs `program` under libfiu's POSIX preload with its control fifo at
 // `fifos`-PID: fiu-run -x. A sanitized build sets fiu-run's environment itself, with the
@@ -324,15 +326,15 @@ const std::vector<std::string> kDirPoints = {"posix/io/oc/open", "posix/io/rw/re
 INSTANTIATE_TEST_SUITE_P(
     Stores, IoFaults,
     ::testing::Values(
-        IoFaultCase{"sqlite_eio", sqlite_uri, EIO, kSqlitePoints, 0.02, {"disk I/O error"}},
+        IoFaultCase{"sqlite_eio", sqlite_uri, EIO, kSqlitePoints, 0.05, {"disk I/O error"}},
         IoFaultCase{"sqlite_enospc",
                     sqlite_uri,
                     ENOSPC,
                     kSqlitePoints,
-                    0.02,
+                    0.05,
                     {"database or disk is full", "disk I/O error"}},
-        IoFaultCase{"dir_eio", dir_uri, EIO, kDirPoints, 0.02, {std::strerror(EIO)}},
-        IoFaultCase{"dir_enospc", dir_uri, ENOSPC, kDirPoints, 0.02, {std::strerror(ENOSPC)}}),
+        IoFaultCase{"dir_eio", dir_uri, EIO, kDirPoints, 0.05, {std::strerror(EIO)}},
+        IoFaultCase{"dir_enospc", dir_uri, ENOSPC, kDirPoints, 0.05, {std::strerror(ENOSPC)}}),
     [](const auto& p) { return p.param.name; });
 
 }  // namespace
