@@ -171,8 +171,9 @@ class IoFaults : public ::testing::TestWithParam<IoFaultCase> {};
 
 TEST_P(IoFaults, FailedWritesAndReadsAreRetriedAndNothingIsLost) {
 #ifdef CABOOSE_UNDER_TSAN
-  GTEST_SKIP() << "ThreadSanitizer's runtime does not start under libfiu's LD_PRELOAD "
-                  "(fiu-run); the ASan+UBSan and plain builds run this test";
+  GTEST_SKIP() << "a ThreadSanitizer build of caboose dies at start (SIGSEGV) under libfiu's "
+                  "POSIX preload, with or without libtsan first in LD_PRELOAD; the plain and "
+                  "ASan+UBSan builds run this test";
 #endif
   ASSERT_TRUE(std::filesystem::exists(kFiuRun) && std::filesystem::exists(kFiuCtrl))
       << "fiu-run and fiu-ctrl are missing: apt-get install fiu-utils libfiu0 (scripts/setup)";
