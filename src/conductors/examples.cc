@@ -61,7 +61,10 @@ bool create_marker(const std::string& path) {
 }
 
 // Records one effect in the ledger at `path` (a SQLite file outside the system under test):
-// which job's atom ran under which claim, in which process, when.
+// which job's atom ran under which claim, in which process, when. The ledger is fenced as any
+// store a task writes to should be: an effect under a claim older than one that already
+// recorded an effect of the job is refused (noted in `refused`, and StaleClaim thrown), so a
+// holder resumed after its job was taken over changes nothing there either.
 void record_effect(const std::string& path, const Value& claim, const std::string& atom) {
   sqlite3* raw = nullptr;
   const int opened =
@@ -72,21 +75,38 @@ void record_effect(const std::string& path, const Value& claim, const std::strin
                                        raw != nullptr ? sqlite3_errmsg(raw) : "out of memory"));
   }
   sqlite3_busy_timeout(db.get(), 30000);
-  const std::string sql = fmt::format(
+  const std::string job = claim.at("job_uuid").get<std::string>();
+  const std::int64_t token = claim.at("token").get<std::int64_t>();
+  const std::int64_t at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  auto exec = [&](const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error != nullptr ? error : "unknown error";
+      sqlite3_free(error);
+      throw ExecutionFailure(fmt::format("ledger: cannot record in {}: {}", path, message));
+    }
+  };
+  exec(
       "CREATE TABLE IF NOT EXISTS effects (job_uuid TEXT NOT NULL, atom TEXT NOT NULL, "
       "token INTEGER NOT NULL, attempt INTEGER NOT NULL, conductor TEXT NOT NULL, "
       "pid INTEGER NOT NULL, at_us INTEGER NOT NULL);"
-      "INSERT INTO effects VALUES ('{}', '{}', {}, {}, '{}', {}, {});",
-      claim.at("job_uuid").get<std::string>(), atom, claim.at("token").get<std::int64_t>(),
-      claim.at("attempt").get<std::int64_t>(), claim.at("conductor").get<std::string>(), ::getpid(),
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  char* error = nullptr;
-  if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error != nullptr ? error : "unknown error";
-    sqlite3_free(error);
-    throw ExecutionFailure(fmt::format("ledger: cannot record in {}: {}", path, message));
+      "CREATE TABLE IF NOT EXISTS refused (job_uuid TEXT NOT NULL, atom TEXT NOT NULL, "
+      "token INTEGER NOT NULL, conductor TEXT NOT NULL, pid INTEGER NOT NULL, "
+      "at_us INTEGER NOT NULL);");
+  // One statement, so one transaction: the check and the insert are atomic.
+  exec(fmt::format(
+      "INSERT INTO effects SELECT '{0}', '{1}', {2}, {3}, '{4}', {5}, {6} WHERE NOT EXISTS "
+      "(SELECT 1 FROM effects WHERE job_uuid = '{0}' AND token > {2});",
+      job, atom, token, claim.at("attempt").get<std::int64_t>(),
+      claim.at("conductor").get<std::string>(), ::getpid(), at_us));
+  if (sqlite3_changes(db.get()) == 0) {
+    exec(fmt::format("INSERT INTO refused VALUES ('{}', '{}', {}, '{}', {}, {});", job, atom, token,
+                     claim.at("conductor").get<std::string>(), ::getpid(), at_us));
+    throw StaleClaim(fmt::format(
+        "ledger: effect of job {} atom {} under claim token {} refused: a newer claim recorded one",
+        job, atom, token));
   }
 }
 

@@ -338,8 +338,9 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
         detail::log().info("job released job={} attempt={}", job.uuid, claim.attempt);
         break;
       case JobOutcome::kLost:
-        detail::log().error("job lost job={} token={}: the claim is gone; nothing more written",
-                            job.uuid, claim.token);
+        detail::log().error("job lost job={} token={}: the claim is gone; nothing more written{}",
+                            job.uuid, claim.token,
+                            failure ? " (" + failure->to_string() + ")" : std::string());
         break;
     }
   } catch (const std::exception& e) {

@@ -23,7 +23,7 @@ std::vector<Effect> read_ledger(const std::string& path) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db.get(),
                          "SELECT job_uuid, atom, token, attempt, conductor, pid, at_us FROM "
-                         "effects ORDER BY at_us",
+                         "effects ORDER BY rowid",
                          -1, &stmt, nullptr) != SQLITE_OK) {
     return {};
   }
@@ -39,6 +39,26 @@ std::vector<Effect> read_ledger(const std::string& path) {
   }
   sqlite3_finalize(stmt);
   return out;
+}
+
+std::size_t count_refused(const std::string& path) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return 0;
+  }
+  const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), "SELECT count(*) FROM refused", -1, &stmt, nullptr) !=
+      SQLITE_OK) {
+    return 0;  // no table: nothing was refused
+  }
+  std::size_t n = 0;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    n = static_cast<std::size_t>(sqlite3_column_int64(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  return n;
 }
 
 double Report::takeover_percentile(double p) const {
@@ -75,7 +95,7 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
   r.effects = effects.size();
   std::map<std::string, std::vector<const Effect*>> by_job;
   for (const Effect& e : effects) {
-    by_job[e.job_uuid].push_back(&e);  // in time order (the ledger is read by time)
+    by_job[e.job_uuid].push_back(&e);  // in the order the ledger accepted them
   }
   std::map<std::string, jobs::Job> in_bin;
   for (jobs::Job& job : board.trashed()) {

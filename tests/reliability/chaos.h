@@ -29,7 +29,11 @@ struct Effect {
   std::int64_t at_us = 0;
 };
 
+// The effects in the order the ledger accepted them (its row order: the ledger checks each
+// insert against the rows before it, so this is the order that counts, not the clock's).
 std::vector<Effect> read_ledger(const std::string& path);
+// How many effects the ledger refused (an older claim's, after a newer claim had recorded one).
+std::size_t count_refused(const std::string& path);
 
 // What the checker found. Each *_violations count must be 0.
 struct Report {

@@ -1,16 +1,21 @@
 // kill -9 cycles on every board: two `caboose conductor` processes drain a board of ledger jobs
-// while the harness kills one of them with SIGKILL at random moments and starts a fresh one (as
-// a supervisor would); every fourth job also kills its conductor itself, right after a task's
-// effect and before its SUCCESS is saved. The checker (chaos.h) must find no violation of the
-// contract, and every job must end consumed.
+// while the harness, at random moments, kills one of them with SIGKILL (and starts a fresh one,
+// as a supervisor would) or pauses one with SIGSTOP and resumes it with SIGCONT: some pauses
+// shorter than the lease, some well past it (a split brain: the other conductor takes the job
+// over while the paused one still believes it holds it; resumed, its writes must be refused by
+// the fence, and it must not consume). Every fourth job also kills its conductor itself, right
+// after a task's effect and before its SUCCESS is saved. The checker (chaos.h) must find no
+// violation of the contract, and every job must end consumed.
 //
 // The defaults are the quick tier every CI run takes. scripts/chaos scales it up through
-// CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_JOBS, CABOOSE_CHAOS_TASK_MS (each
-// of a job's 3 tasks sleeps that long) and CABOOSE_CHAOS_SEED;
-// CABOOSE_CHAOS_REPORT names a file each run appends its figures to (one JSON line).
+// CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_PAUSES (pauses per board, every
+// other one past the lease), CABOOSE_CHAOS_JOBS, CABOOSE_CHAOS_TASK_MS (each of a job's 3 tasks
+// sleeps that long) and CABOOSE_CHAOS_SEED; CABOOSE_CHAOS_REPORT names a file each run appends
+// its figures to (one JSON line).
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +47,7 @@ namespace caboose::reliability {
 namespace {
 
 using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
 using caboose::testing::ChildProcess;
 using caboose::testing::wait_until;
 
@@ -72,6 +78,26 @@ std::int64_t env_int(const char* name, std::int64_t fallback) {
 
 constexpr int kTasks = 3;
 constexpr int kLeaseMs = 800;
+
+// How many lines of `text` contain `needle`.
+std::size_t count_lines(const std::string& text, std::string_view needle) {
+  std::size_t n = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    if (std::string_view(text).substr(start, end - start).find(needle) != std::string_view::npos) {
+      ++n;
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+// A fault the harness injects at a random moment.
+enum class Fault { kKill, kPause };
 
 class KillCycles : public ::testing::TestWithParam<Board> {
  protected:
@@ -105,7 +131,7 @@ class KillCycles : public ::testing::TestWithParam<Board> {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{CABOOSE_BIN, "conductor", "--board", board_uri(), "--persistence",
                                  persistence_uri(), "--name", name, "--max-jobs", "2", "--wait-ms",
-                                 "50", "--backoff-ms", "50"},
+                                 "50", "--backoff-ms", "50", "--events"},
         (dir_ / (name + ".out")).string());
   }
 
@@ -115,12 +141,13 @@ class KillCycles : public ::testing::TestWithParam<Board> {
 
 TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   const std::int64_t cycles = env_int("CABOOSE_CHAOS_CYCLES", 1);
+  const std::int64_t pause_count = env_int("CABOOSE_CHAOS_PAUSES", 1);
   const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 12);
   const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 30);
   const std::uint64_t seed = static_cast<std::uint64_t>(
       env_int("CABOOSE_CHAOS_SEED", std::chrono::steady_clock::now().time_since_epoch().count()));
   std::mt19937_64 rng(seed);
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (CABOOSE_CHAOS_SEED replays the kill times)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (CABOOSE_CHAOS_SEED replays the fault plan)");
 
   const std::string ledger = (dir_ / "ledger.db").string();
   {
@@ -130,7 +157,9 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
                            "PRAGMA journal_mode=WAL; CREATE TABLE effects (job_uuid TEXT NOT "
                            "NULL, atom TEXT NOT NULL, token INTEGER NOT NULL, attempt INTEGER NOT "
                            "NULL, conductor TEXT NOT NULL, pid INTEGER NOT NULL, at_us INTEGER "
-                           "NOT NULL);",
+                           "NOT NULL); CREATE TABLE refused (job_uuid TEXT NOT NULL, atom TEXT "
+                           "NOT NULL, token INTEGER NOT NULL, conductor TEXT NOT NULL, pid "
+                           "INTEGER NOT NULL, at_us INTEGER NOT NULL);",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
@@ -152,55 +181,114 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   }
 
   int generation = 0;
-  std::vector<std::unique_ptr<ChildProcess>> running;
-  std::vector<int> generation_of;
+  // The conductor processes; a paused one has the time it is due to be resumed.
+  struct Slot {
+    std::unique_ptr<ChildProcess> process;
+    int generation = 0;
+    std::optional<Steady::time_point> resume_at;
+  };
+  std::vector<Slot> running;
   std::vector<std::string> unexpected_exits;  // a conductor that ended other than by SIGKILL
   // Replaces conductor `i` with a fresh one once it has ended; notes how it ended.
   auto replace_if_ended = [&](std::size_t i, std::chrono::milliseconds wait) {
-    const std::optional<int> status = running[i]->wait(wait);
+    Slot& slot = running[i];
+    const std::optional<int> status = slot.process->wait(wait);
     if (!status) {
       return;
     }
     if (!(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)) {
-      unexpected_exits.push_back(fmt::format("chaos-{} ended with status {}:\n{}", generation_of[i],
-                                             *status, running[i]->output().substr(0, 4000)));
+      unexpected_exits.push_back(fmt::format("chaos-{} ended with status {}:\n{}", slot.generation,
+                                             *status, slot.process->output().substr(0, 4000)));
     }
-    generation_of[i] = generation;
-    running[i] = conductor(generation++);
+    slot.generation = generation;
+    slot.process = conductor(generation++);
+    slot.resume_at.reset();
+  };
+  // Resumes the paused conductors that are due (all of them with `all`).
+  auto resume_due = [&](bool all) {
+    for (Slot& slot : running) {
+      if (slot.resume_at && (all || Steady::now() >= *slot.resume_at)) {
+        slot.process->signal(SIGCONT);
+        slot.resume_at.reset();
+      }
+    }
   };
   for (int i = 0; i < 2; ++i) {
-    generation_of.push_back(generation);
-    running.push_back(conductor(generation++));
+    running.push_back({conductor(generation), generation, std::nullopt});
+    ++generation;
   }
-  std::uniform_int_distribution<int> pause_ms(150, 700);
+
+  // The faults, in a random order, one every 150-700 ms while jobs are left. Every other pause
+  // (the first included) lasts well past the lease, the others end within it.
+  std::vector<Fault> plan(static_cast<std::size_t>(cycles), Fault::kKill);
+  plan.insert(plan.end(), static_cast<std::size_t>(pause_count), Fault::kPause);
+  std::shuffle(plan.begin(), plan.end(), rng);
+  std::uniform_int_distribution<int> gap_ms(150, 700);
+  std::uniform_int_distribution<int> short_pause_ms(100, kLeaseMs * 3 / 4);
+  std::uniform_int_distribution<int> long_pause_ms(kLeaseMs * 2, kLeaseMs * 3);
+  auto jobs_left = [&] {
+    try {
+      return board->job_count();
+    } catch (const std::exception&) {
+      return std::size_t{1};  // the board's server is down: as good as jobs left
+    }
+  };
   std::int64_t kills = 0;
-  while (kills < cycles && board->job_count() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+  std::int64_t short_pauses = 0;
+  std::int64_t long_pauses = 0;
+  std::size_t done = 0;
+  Steady::time_point next_at = Steady::now() + std::chrono::milliseconds(gap_ms(rng));
+  while (done < plan.size() && jobs_left() > 0) {
+    std::this_thread::sleep_for(10ms);
+    resume_due(false);
     for (std::size_t i = 0; i < running.size(); ++i) {
       replace_if_ended(i, 0ms);  // killed by its own job meanwhile
     }
+    if (Steady::now() < next_at) {
+      continue;
+    }
+    next_at = Steady::now() + std::chrono::milliseconds(gap_ms(rng));
     const std::size_t victim = rng() % running.size();
-    running[victim]->signal(SIGKILL);
-    replace_if_ended(victim, 30s);
-    ++kills;
+    switch (plan[done++]) {
+      case Fault::kKill:  // paused or not: SIGKILL ends a stopped process too
+        running[victim].process->signal(SIGKILL);
+        replace_if_ended(victim, 30s);
+        ++kills;
+        break;
+      case Fault::kPause: {
+        if (running[victim].resume_at) {
+          --done;  // already paused: try again at the next turn
+          break;
+        }
+        const bool long_pause = (short_pauses + long_pauses) % 2 == 0;
+        (long_pause ? long_pauses : short_pauses)++;
+        running[victim].process->signal(SIGSTOP);
+        running[victim].resume_at =
+            Steady::now() +
+            std::chrono::milliseconds(long_pause ? long_pause_ms(rng) : short_pause_ms(rng));
+        break;
+      }
+    }
   }
   const auto drained = wait_until(
       [&] {
+        resume_due(false);
         for (std::size_t i = 0; i < running.size(); ++i) {
           replace_if_ended(i, 0ms);
         }
-        return board->job_count() == 0;
+        return jobs_left() == 0;
       },
       std::chrono::seconds(120 + job_count * (1 + task_ms / 100)));
-  for (auto& c : running) {
-    c->signal(SIGTERM);
+  resume_due(true);  // a stopped process would not act on SIGTERM before SIGCONT
+  for (Slot& slot : running) {
+    slot.process->signal(SIGTERM);
   }
-  for (std::size_t i = 0; i < running.size(); ++i) {
-    const std::optional<int> status = running[i]->wait(30s);
+  for (Slot& slot : running) {
+    const std::optional<int> status = slot.process->wait(30s);
     if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
       unexpected_exits.push_back(fmt::format("chaos-{} did not stop cleanly on SIGTERM:\n{}",
-                                             generation_of[i],
-                                             running[i]->output().substr(0, 4000)));
+                                             slot.generation,
+                                             slot.process->output().substr(0, 4000)));
     }
   }
   std::string outputs;
@@ -216,6 +304,15 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   line["board"] = board_name(GetParam());
   line["persistence"] = GetParam() == Board::kZooKeeper ? "zookeeper" : "sqlite";
   line["random_kills"] = kills;
+  line["pauses_short"] = short_pauses;
+  line["pauses_long"] = long_pauses;
+  // What the resumed holders (or any holder that lost its claim) met: jobs given up as lost,
+  // persistence saves refused by the fence, effects refused by the (fenced) ledger, renewals
+  // refused by the board.
+  line["jobs_lost_by_holders"] = count_lines(outputs, "\"event\":\"job_lost\"");
+  line["stale_saves_refused"] = count_lines(outputs, "is stale (fenced at");
+  line["ledger_refused"] = count_refused(ledger);
+  line["claims_lost"] = count_lines(outputs, "claim lost job=");
   line["self_kills"] = self_kills;
   line["conductors_started"] = generation;
   line["unexpected_exits"] = unexpected_exits.size();

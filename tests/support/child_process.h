@@ -1,7 +1,7 @@
 // A child process for a test (a `caboose conductor`, say): started with fork/exec, its standard
 // output and error written to a file, killed with the test process even when that dies first
-// (PR_SET_PDEATHSIG), and SIGKILLed and reaped by the destructor if still running. Waiting for
-// it uses a pidfd, not polling.
+// (PR_SET_PDEATHSIG), and SIGKILLed and reaped by the destructor if still running (or stopped).
+// Waiting for it uses a pidfd, not polling.
 #pragma once
 
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,13 +26,32 @@ namespace caboose::testing {
 
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> argv, std::string output_path)
+  // `env`: "NAME=value" entries added to (or replacing) the test's environment.
+  ChildProcess(std::vector<std::string> argv, std::string output_path,
+               std::vector<std::string> env = {})
       : output_path_(std::move(output_path)) {
     std::vector<char*> args;
     for (std::string& a : argv) {
       args.push_back(a.data());
     }
     args.push_back(nullptr);
+    // Built before the fork: the child only execs (the test may have threads).
+    std::vector<char*> envp;
+    for (std::string& e : env) {
+      envp.push_back(e.data());
+    }
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const std::string_view name = entry.substr(0, entry.find('='));
+      bool replaced = false;
+      for (const std::string& mine : env) {
+        replaced = replaced || std::string_view(mine).substr(0, mine.find('=')) == name;
+      }
+      if (!replaced) {
+        envp.push_back(*e);
+      }
+    }
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) {
       throw std::runtime_error("fork failed");
@@ -42,14 +62,14 @@ class ChildProcess {
       if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) {
         _exit(126);
       }
-      ::execv(args[0], args.data());
+      ::execve(args[0], args.data(), envp.data());
       _exit(127);
     }
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   }
   ~ChildProcess() {
     if (!status_) {
-      ::kill(pid_, SIGKILL);
+      ::kill(pid_, SIGKILL);  // ends a stopped (SIGSTOP) process too
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
