@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "caboose/conductors/examples.h"
+#include "caboose/core/fault_point.h"
 
 #include "books_command.h"
 #include "conductor_command.h"
@@ -170,6 +171,7 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   try {
     if (*conductor) {
       spdlog::set_level(spdlog::level::from_str(log_level));
+      (void)arm_fault_points_from_env();  // a test's crash points (caboose/core/fault_point.h)
       return run_conductor(std::cout, conductor_options, registry);
     }
     if (*showcase) {

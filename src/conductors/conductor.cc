@@ -16,6 +16,7 @@
 
 #include "caboose/core/errors.h"
 #include "caboose/core/failure.h"
+#include "caboose/core/fault_point.h"
 
 #include "conductors/conductor_metrics.h"
 #include "conductors/running_job.h"
@@ -62,6 +63,14 @@ std::string host_name() {
 }
 
 }  // namespace
+
+std::string describe_claims(const std::vector<Claim>& claims) {
+  std::string out;
+  for (const Claim& c : claims) {
+    out += fmt::format("{}job={} token={}", out.empty() ? "" : " ", c.job_uuid, c.token);
+  }
+  return out;
+}
 
 // Renews every held claim every `every`, and at once when the board says its claims are in
 // doubt; loses a claim the board refuses, or whose local deadline passed without a renewal.
@@ -268,12 +277,15 @@ class Conductor::Finisher {
     for (const Item& item : items) {
       claims.push_back(item.running->current());
     }
+    const auto context = [&] { return describe_claims(claims); };
+    fault_point("conductor.before_consume", context);
     std::vector<std::exception_ptr> errors;
     try {
       errors = conductor_.board_.consume_many(claims);
     } catch (const std::exception&) {
       errors.assign(items.size(), std::current_exception());
     }
+    fault_point("conductor.after_consume", context);
     for (std::size_t i = 0; i < items.size(); ++i) {
       keeper_.remove(items[i].running);
       conductor_.consumed(items[i].job, claims[i], errors[i]);

@@ -9,6 +9,7 @@
 #include "caboose/conductors/conductor.h"
 #include "caboose/core/errors.h"
 #include "caboose/core/failure.h"
+#include "caboose/core/fault_point.h"
 
 #include "conductors/conductor_metrics.h"
 #include "conductors/job_details.h"
@@ -304,8 +305,11 @@ JobOutcome Conductor::finish(const Job& job, Running& running, JobOutcome outcom
           }
           return outcome;  // the finisher consumes it, counts it and notifies
         }
+        const auto context = [&] { return describe_claims({claim}); };
+        fault_point("conductor.before_consume", context);
         board_.consume(claim);
         detail::log().info("job consumed job={} attempt={}", job.uuid, claim.attempt);
+        fault_point("conductor.after_consume", context);
         break;
       }
       case JobOutcome::kAbandoned: {

@@ -5,11 +5,16 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "caboose/conductors/conductor.h"
 
 namespace caboose::conductors {
+
+// "job=<uuid> token=<n> ...": the claims a fault point passes, for its log line.
+std::string describe_claims(const std::vector<jobs::Claim>& claims);
 
 // One claimed job while it runs: the claim (renewed by the keeper), the lease's local deadline,
 // and the engine to suspend when the claim is lost.

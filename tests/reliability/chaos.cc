@@ -85,11 +85,13 @@ Value Report::to_value() const {
                  {"duplicate_run", duplicate_run_violations},
                  {"result", result_violations},
                  {"stale_effect", stale_effect_violations},
-                 {"trash", trash_violations}}}};
+                 {"trash", trash_violations},
+                 {"rerun_after_success", rerun_after_success_violations}}}};
 }
 
 Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
-             persistence::Backend& persistence, const std::vector<Effect>& effects, int tasks) {
+             persistence::Backend& persistence, const std::vector<Effect>& effects, int tasks,
+             const std::map<std::string, std::int64_t>& succeeded) {
   Report r;
   r.jobs = posted.size();
   r.effects = effects.size();
@@ -155,6 +157,18 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
       }
       if (e->token == newest) {
         newest_last_at = e->at_us;
+      }
+    }
+
+    // INV-4: once its flow succeeded under a claim, no later claim runs any of its atoms.
+    if (const auto done = succeeded.find(p.job_uuid); done != succeeded.end()) {
+      for (const Effect* e : job_effects) {
+        if (e->token > done->second) {
+          ++r.rerun_after_success_violations;
+          r.problems.push_back(fmt::format(
+              "job {} atom {} ran under claim {} although its flow had succeeded under claim {}",
+              p.job_uuid, e->atom, e->token, done->second));
+        }
       }
     }
 

@@ -52,6 +52,9 @@ struct Report {
   std::size_t stale_effect_violations = 0;
   // A job trashed although it had attempts left, or trashed without a reason.
   std::size_t trash_violations = 0;
+  // INV-4: an effect under a claim newer than one whose flow had succeeded and was persisted
+  // (a conductor killed between that and the consume): the next claim must only consume.
+  std::size_t rerun_after_success_violations = 0;
   std::size_t effects = 0;
   std::size_t takeovers = 0;
   // From an older claim's last effect to the next claim's first (includes the lease running out).
@@ -60,7 +63,7 @@ struct Report {
 
   std::size_t violations() const {
     return lost_violations + duplicate_run_violations + result_violations +
-           stale_effect_violations + trash_violations;
+           stale_effect_violations + trash_violations + rerun_after_success_violations;
   }
   double takeover_percentile(double p) const;
   Value to_value() const;
@@ -72,7 +75,10 @@ struct PostedJob {
 };
 
 // Reads everything and counts violations. `tasks`: atoms per flow ("step-1".."step-N").
+// `succeeded`: job uuid -> the token of a claim under which its flow is known to have succeeded
+// and been persisted (a conductor killed at the fault point conductor.before_consume said so).
 Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
-             persistence::Backend& persistence, const std::vector<Effect>& effects, int tasks);
+             persistence::Backend& persistence, const std::vector<Effect>& effects, int tasks,
+             const std::map<std::string, std::int64_t>& succeeded = {});
 
 }  // namespace caboose::reliability

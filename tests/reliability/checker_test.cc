@@ -95,6 +95,18 @@ TEST_F(CheckerTest, AnOlderClaimWorkingAfterANewerOneIsStale) {
   EXPECT_DOUBLE_EQ(r.takeover_ms.at(0), 4.0 / 1000.0);  // from 1 us to 5 us
 }
 
+TEST_F(CheckerTest, AnAtomRunAfterItsFlowSucceededIsCounted) {
+  const PostedJob j = job(2, true);
+  const std::vector<Effect> effects = {effect(j, "step-1", 1, 1), effect(j, "step-2", 1, 2),
+                                       effect(j, "step-2", 2, 9)};
+  // Without knowing the flow had succeeded under claim 1, a rerun is a takeover like any other.
+  EXPECT_EQ(check({j}, *board_, *store_, effects, 2).violations(), 0u);
+  const Report r = check({j}, *board_, *store_, effects, 2, {{j.job_uuid, 1}});
+  EXPECT_EQ(r.rerun_after_success_violations, 1u);
+  EXPECT_EQ(r.violations(), 1u);
+  EXPECT_EQ(check({j}, *board_, *store_, effects, 2, {{j.job_uuid, 2}}).violations(), 0u);
+}
+
 TEST_F(CheckerTest, AWrongPersistedResultIsCounted) {
   PostedJob j = job(2, true);
   persistence::FlowDetail flow = store_->get_flow_details(j.flow_uuid);

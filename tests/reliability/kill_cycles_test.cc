@@ -4,8 +4,12 @@
 // shorter than the lease, some well past it (a split brain: the other conductor takes the job
 // over while the paused one still believes it holds it; resumed, its writes must be refused by
 // the fence, and it must not consume). Every fourth job also kills its conductor itself, right
-// after a task's effect and before its SUCCESS is saved. The checker (chaos.h) must find no
-// violation of the contract, and every job must end consumed.
+// after a task's effect and before its SUCCESS is saved, and the first two conductors and every
+// fourth started after them are killed at the fault point conductor.before_consume
+// (caboose/core/fault_point.h: its flows have succeeded and are persisted, their jobs not consumed
+// yet; the next claim must consume them without running any task again), and every eighth at
+// conductor.after_consume. The checker (chaos.h) must find no violation of the contract, and every
+// job must end consumed.
 //
 // The defaults are the quick tier every CI run takes. scripts/chaos scales it up through
 // CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_PAUSES (pauses per board, every
@@ -19,9 +23,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +102,33 @@ std::size_t count_lines(const std::string& text, std::string_view needle) {
   return n;
 }
 
+// The jobs whose flows had succeeded (and were persisted) when a conductor was killed at
+// conductor.before_consume, with the claim's token (the lowest, if several): its log line names
+// them ("fault point conductor.before_consume fires: kill job=<uuid> token=<n> ...").
+std::map<std::string, std::int64_t> succeeded_before_kill(const std::string& outputs) {
+  std::map<std::string, std::int64_t> out;
+  const std::string marker = "fault point conductor.before_consume fires: kill";
+  for (std::size_t at = outputs.find(marker); at != std::string::npos;
+       at = outputs.find(marker, at + 1)) {
+    const std::size_t from = at + marker.size();
+    std::istringstream words(outputs.substr(from, outputs.find('\n', from) - from));
+    std::string word;
+    std::string job;
+    while (words >> word) {
+      if (word.rfind("job=", 0) == 0) {
+        job = word.substr(4);
+      } else if (word.rfind("token=", 0) == 0 && !job.empty()) {
+        // The earliest claim under which the flow had succeeded (a later holder armed the same
+        // way may die before the same consume again).
+        const std::int64_t token = std::stoll(word.substr(6));
+        const auto [it, fresh] = out.emplace(job, token);
+        it->second = std::min(it->second, token);
+      }
+    }
+  }
+  return out;
+}
+
 // A fault the harness injects at a random moment.
 enum class Fault { kKill, kPause };
 
@@ -132,7 +165,20 @@ class KillCycles : public ::testing::TestWithParam<Board> {
         std::vector<std::string>{CABOOSE_BIN, "conductor", "--board", board_uri(), "--persistence",
                                  persistence_uri(), "--name", name, "--max-jobs", "2", "--wait-ms",
                                  "50", "--backoff-ms", "50", "--events"},
-        (dir_ / (name + ".out")).string());
+        (dir_ / (name + ".out")).string(), fault_env(generation));
+  }
+
+  // The first two conductors and every fourth after them are killed at their first consume,
+  // once their flows have succeeded and are persisted; every eighth (from the seventh) right
+  // after a consume.
+  static std::vector<std::string> fault_env(int generation) {
+    if (generation < 2 || generation % 4 == 0) {
+      return {"CABOOSE_FAULT_POINTS=conductor.before_consume=kill"};
+    }
+    if (generation % 8 == 6) {
+      return {"CABOOSE_FAULT_POINTS=conductor.after_consume=kill"};
+    }
+    return {};
   }
 
   persistence::testing::TempDir dir_;
@@ -142,8 +188,8 @@ class KillCycles : public ::testing::TestWithParam<Board> {
 TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   const std::int64_t cycles = env_int("CABOOSE_CHAOS_CYCLES", 1);
   const std::int64_t pause_count = env_int("CABOOSE_CHAOS_PAUSES", 1);
-  const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 12);
-  const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 30);
+  const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 16);
+  const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 50);
   const std::uint64_t seed = static_cast<std::uint64_t>(
       env_int("CABOOSE_CHAOS_SEED", std::chrono::steady_clock::now().time_since_epoch().count()));
   std::mt19937_64 rng(seed);
@@ -299,7 +345,8 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   }
   ASSERT_TRUE(drained) << board->job_count() << " jobs left\n" << outputs.substr(0, 20000);
 
-  const Report report = check(posted, *board, *backend, read_ledger(ledger), kTasks);
+  const std::map<std::string, std::int64_t> succeeded = succeeded_before_kill(outputs);
+  const Report report = check(posted, *board, *backend, read_ledger(ledger), kTasks, succeeded);
   Value line = report.to_value();
   line["board"] = board_name(GetParam());
   line["persistence"] = GetParam() == Board::kZooKeeper ? "zookeeper" : "sqlite";
@@ -314,6 +361,11 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   line["ledger_refused"] = count_refused(ledger);
   line["claims_lost"] = count_lines(outputs, "claim lost job=");
   line["self_kills"] = self_kills;
+  line["fault_point_kills_before_consume"] =
+      count_lines(outputs, "fault point conductor.before_consume fires");
+  line["fault_point_kills_after_consume"] =
+      count_lines(outputs, "fault point conductor.after_consume fires");
+  line["jobs_succeeded_unconsumed"] = succeeded.size();
   line["conductors_started"] = generation;
   line["unexpected_exits"] = unexpected_exits.size();
   line["seed"] = seed;
