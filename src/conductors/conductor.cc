@@ -371,10 +371,22 @@ void Conductor::stop() {
   {
     std::lock_guard lock(mu_);
     for (engine::Engine* e : engines_) {
-      e->suspend();
+      suspend_quietly(*e);
     }
   }
   changed_.notify_all();
+}
+
+void Conductor::suspend_quietly(engine::Engine& engine) noexcept {
+  try {
+    engine.suspend();
+  } catch (const std::exception& e) {
+    // The SUSPENDING state could not be saved: the claim was taken over and the flow fenced
+    // (StaleClaim), or the store is down. The engine starts no atom all the same, and the job's
+    // own run meets the same error at its next save and ends the job by it.
+    detail::log().warn("cannot save the suspension of flow={}: {}", engine.storage().flow_uuid(),
+                       e.what());
+  }
 }
 
 bool Conductor::wait(std::chrono::milliseconds timeout) {

@@ -190,7 +190,7 @@ JobOutcome Conductor::run_job(const Job& job, const std::shared_ptr<Running>& ru
     std::lock_guard lock(mu_);
     engines_.push_back(engine.get());
     if (stopping_.load()) {
-      engine->suspend();
+      suspend_quietly(*engine);
     }
   }
   struct Detach {

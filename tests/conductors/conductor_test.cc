@@ -18,6 +18,7 @@
 #include "caboose/persistence/memory_backend.h"
 
 #include "conductors/conductor_cases.h"
+#include "support/child_process.h"
 
 namespace caboose::conductors::testing {
 namespace {
@@ -240,6 +241,30 @@ TEST_P(ConductorTest, StopSuspendsTheEngineAndReleasesTheJob) {
   EXPECT_EQ(after->state, JobState::kUnclaimed);
   EXPECT_EQ(after->attempts, 0);  // a stop does not use an attempt
   EXPECT_EQ(flow_state(book), FlowState::kSuspended);
+}
+
+TEST_P(ConductorTest, StopThrowsNothingWhenTheFlowWasFencedOff) {
+  // The job was taken over meanwhile (its flow fenced at a newer token): stopping cannot save
+  // the suspension, which stop() must not throw at its caller (the CLI's signal watcher, which
+  // it would end with std::terminate); the job's run ends it as lost.
+  auto conductor = make();
+  EventLog events(conductor->notifier());
+  std::jthread t([&] { conductor->run(); });
+  const auto book = saved_flow(backend_, {.name = "tests.sleep_factory"});
+  post_job(*board_, book, {{"store", {{"duration", 0.3}}}});
+  const std::string flow_uuid = book.flows.front().uuid;
+  ASSERT_TRUE(::caboose::testing::wait_until(
+      [&] {
+        const auto flow = backend_.get_flow_details(flow_uuid);
+        const auto* atom = flow.find_by_name("test1");
+        return atom != nullptr && atom->state == AtomState::kRunning;
+      },
+      20s));
+  (void)backend_.fence(flow_uuid, 1000);  // a newer holder's claim
+  EXPECT_NO_THROW(conductor->stop());
+  ASSERT_TRUE(events.wait_for("job_lost"));
+  ASSERT_TRUE(conductor->wait(20s));
+  EXPECT_EQ(events.count("job_consumed"), 0u);
 }
 
 TEST_P(ConductorTest, PoisonJobIsTrashedAfterExactlyMaxAttemptsWhileOthersComplete) {

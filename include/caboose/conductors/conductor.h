@@ -166,6 +166,9 @@ class Conductor {
   enum class Verdict { kRun, kLeave, kTrash };
   Verdict judge(const jobs::Job& job);
   void idle_wait(bool board_had_claimable);
+  // Asks the engine to suspend; a suspension that cannot be saved is logged, never thrown
+  // (stop() runs on its caller's thread, a signal watcher's say).
+  static void suspend_quietly(engine::Engine& engine) noexcept;
   void notify(std::string_view event, const jobs::Job& job, std::int64_t attempt,
               Value extra = Value::object()) const;
 
