@@ -11,9 +11,15 @@
 // conductor.after_consume. The checker (chaos.h) must find no violation of the contract, and every
 // job must end consumed.
 //
+// The servers are restarted too, at random moments: redis-server (with an append-only file
+// synced at every write), ZooKeeper and etcd are killed with SIGKILL and started again on the
+// same port and data; on the fifth setup (a SQLite board, the flows in PostgreSQL) PostgreSQL is
+// stopped with `pg_ctl stop -m immediate` and started again. No conductor may die of it.
+//
 // The defaults are the quick tier every CI run takes. scripts/chaos scales it up through
 // CABOOSE_CHAOS_CYCLES (random kills per board), CABOOSE_CHAOS_PAUSES (pauses per board, every
-// other one past the lease), CABOOSE_CHAOS_JOBS, CABOOSE_CHAOS_TASK_MS (each of a job's 3 tasks
+// other one past the lease), CABOOSE_CHAOS_RESTARTS (server restarts per run, none on the SQLite
+// board), CABOOSE_CHAOS_JOBS, CABOOSE_CHAOS_TASK_MS (each of a job's 3 tasks
 // sleeps that long) and CABOOSE_CHAOS_SEED; CABOOSE_CHAOS_REPORT names a file each run appends
 // its figures to (one JSON line).
 #include <signal.h>
@@ -46,6 +52,7 @@
 #include "reliability/chaos.h"
 #include "support/child_process.h"
 #include "support/etcd_server.h"
+#include "support/postgres_server.h"
 #include "support/redis_server.h"
 #include "support/zookeeper_server.h"
 
@@ -57,7 +64,9 @@ using Steady = std::chrono::steady_clock;
 using caboose::testing::ChildProcess;
 using caboose::testing::wait_until;
 
-enum class Board { kSqlite, kRedis, kZooKeeper, kEtcd };
+// The board, and where the flows are kept: in ZooKeeper on its board, in PostgreSQL for
+// kPostgres (on a SQLite board), else in a SQLite file.
+enum class Board { kSqlite, kRedis, kZooKeeper, kEtcd, kPostgres };
 
 std::string board_name(Board b) {
   switch (b) {
@@ -69,6 +78,8 @@ std::string board_name(Board b) {
       return "zookeeper";
     case Board::kEtcd:
       return "etcd";
+    case Board::kPostgres:
+      return "sqlite_postgres";
   }
   return "?";
 }
@@ -130,7 +141,7 @@ std::map<std::string, std::int64_t> succeeded_before_kill(const std::string& out
 }
 
 // A fault the harness injects at a random moment.
-enum class Fault { kKill, kPause };
+enum class Fault { kKill, kPause, kRestart };
 
 class KillCycles : public ::testing::TestWithParam<Board> {
  protected:
@@ -138,9 +149,10 @@ class KillCycles : public ::testing::TestWithParam<Board> {
     const std::string lease = "lease_ms=" + std::to_string(kLeaseMs);
     switch (GetParam()) {
       case Board::kSqlite:
+      case Board::kPostgres:
         return "sqlite:///" + (dir_ / "board.db").string() + "?" + lease;
       case Board::kRedis:
-        return caboose::testing::RedisServer::shared().uri() + "?namespace=" + ns_ + "&" + lease;
+        return redis_->uri() + "?namespace=" + ns_ + "&" + lease;
       case Board::kZooKeeper:
         return "zookeeper://" + caboose::testing::ZooKeeperServer::shared().hosts() + "/" + ns_ +
                "/jobs?" + lease;
@@ -150,13 +162,47 @@ class KillCycles : public ::testing::TestWithParam<Board> {
     return {};
   }
 
-  // ZooKeeper's board keeps its flows in ZooKeeper; the others in a SQLite file.
   std::string persistence_uri() const {
     if (GetParam() == Board::kZooKeeper) {
       return "zookeeper://" + caboose::testing::ZooKeeperServer::shared().hosts() + "/" + ns_ +
              "/flows";
     }
+    if (GetParam() == Board::kPostgres) {
+      return postgres_uri_;
+    }
     return "sqlite:///" + (dir_ / "flows.db").string();
+  }
+
+  std::string persistence_name() const {
+    switch (GetParam()) {
+      case Board::kZooKeeper:
+        return "zookeeper";
+      case Board::kPostgres:
+        return "postgresql";
+      default:
+        return "sqlite";
+    }
+  }
+
+  // Restarts the server the run depends on, as a crash would; false on the SQLite board.
+  bool restart_server() {
+    switch (GetParam()) {
+      case Board::kSqlite:
+        return false;
+      case Board::kRedis:
+        redis_->restart();
+        return true;
+      case Board::kZooKeeper:
+        caboose::testing::ZooKeeperServer::shared().restart();
+        return true;
+      case Board::kEtcd:
+        caboose::testing::EtcdServer::shared().restart();
+        return true;
+      case Board::kPostgres:
+        caboose::testing::PostgresServer::shared().restart_immediate();
+        return true;
+    }
+    return false;
   }
 
   std::unique_ptr<ChildProcess> conductor(int generation) {
@@ -183,11 +229,22 @@ class KillCycles : public ::testing::TestWithParam<Board> {
 
   persistence::testing::TempDir dir_;
   const std::string ns_ = "chaos-" + make_uuid().substr(0, 8);
+  // A redis-server of its own, with an append-only file: it is restarted.
+  const std::unique_ptr<caboose::testing::RedisServer> redis_ =
+      GetParam() == Board::kRedis
+          ? std::make_unique<caboose::testing::RedisServer>(
+                caboose::testing::RedisServerOptions{.password = {}, .append_only = true})
+          : nullptr;
+  const std::string postgres_uri_ =
+      GetParam() == Board::kPostgres ? caboose::testing::PostgresServer::shared().create_database()
+                                     : std::string();
 };
 
 TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   const std::int64_t cycles = env_int("CABOOSE_CHAOS_CYCLES", 1);
   const std::int64_t pause_count = env_int("CABOOSE_CHAOS_PAUSES", 1);
+  const std::int64_t restart_count =
+      GetParam() == Board::kSqlite ? 0 : env_int("CABOOSE_CHAOS_RESTARTS", 1);
   const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 16);
   const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 50);
   const std::uint64_t seed = static_cast<std::uint64_t>(
@@ -268,6 +325,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   // (the first included) lasts well past the lease, the others end within it.
   std::vector<Fault> plan(static_cast<std::size_t>(cycles), Fault::kKill);
   plan.insert(plan.end(), static_cast<std::size_t>(pause_count), Fault::kPause);
+  plan.insert(plan.end(), static_cast<std::size_t>(restart_count), Fault::kRestart);
   std::shuffle(plan.begin(), plan.end(), rng);
   std::uniform_int_distribution<int> gap_ms(150, 700);
   std::uniform_int_distribution<int> short_pause_ms(100, kLeaseMs * 3 / 4);
@@ -282,6 +340,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   std::int64_t kills = 0;
   std::int64_t short_pauses = 0;
   std::int64_t long_pauses = 0;
+  std::int64_t restarts = 0;
   std::size_t done = 0;
   Steady::time_point next_at = Steady::now() + std::chrono::milliseconds(gap_ms(rng));
   while (done < plan.size() && jobs_left() > 0) {
@@ -314,6 +373,9 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
             std::chrono::milliseconds(long_pause ? long_pause_ms(rng) : short_pause_ms(rng));
         break;
       }
+      case Fault::kRestart:  // the conductors go on meanwhile (a paused one stays paused)
+        restarts += restart_server() ? 1 : 0;
+        break;
     }
   }
   const auto drained = wait_until(
@@ -346,10 +408,16 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   ASSERT_TRUE(drained) << board->job_count() << " jobs left\n" << outputs.substr(0, 20000);
 
   const std::map<std::string, std::int64_t> succeeded = succeeded_before_kill(outputs);
-  const Report report = check(posted, *board, *backend, read_ledger(ledger), kTasks, succeeded);
+  // Read with fresh connections: the harness's own may be ones a server restart closed (a
+  // client learns that at its next request, which then fails).
+  auto check_board = jobs::fetch_jobboard(board_uri());
+  auto check_backend = persistence::fetch(persistence_uri());
+  const Report report =
+      check(posted, *check_board, *check_backend, read_ledger(ledger), kTasks, succeeded);
   Value line = report.to_value();
   line["board"] = board_name(GetParam());
-  line["persistence"] = GetParam() == Board::kZooKeeper ? "zookeeper" : "sqlite";
+  line["persistence"] = persistence_name();
+  line["server_restarts"] = restarts;
   line["random_kills"] = kills;
   line["pauses_short"] = short_pauses;
   line["pauses_long"] = long_pauses;
@@ -390,7 +458,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
 
 INSTANTIATE_TEST_SUITE_P(Boards, KillCycles,
                          ::testing::Values(Board::kSqlite, Board::kRedis, Board::kZooKeeper,
-                                           Board::kEtcd),
+                                           Board::kEtcd, Board::kPostgres),
                          [](const auto& p) { return board_name(p.param); });
 
 }  // namespace

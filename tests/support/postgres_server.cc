@@ -132,32 +132,56 @@ void PostgresServer::start() {
     throw std::runtime_error("initdb failed (exit " + std::to_string(initdb) + "), see " + log);
   }
   // A port taken between our probe and the server's bind makes it exit at once: pick another.
-  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
-    const pid_t pid = spawn({bin + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", dir_,
-                             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"},
-                            log);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const std::string probe =
-        "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        break;  // exited: port taken or a real failure; the log says which
-      }
-      if (PQping(probe.c_str()) == PQPING_OK) {
-        pid_ = pid;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (::kill(pid, 0) == 0) {
-      ::kill(pid, SIGKILL);
-      wait_exit(pid);
-      throw std::runtime_error("PostgreSQL did not accept connections in 60 s, see " + log);
+    if (launch()) {
+      return;
     }
   }
   throw std::runtime_error("PostgreSQL would not start, see " + log);
+}
+
+bool PostgresServer::launch() {
+  const std::string bin = bin_dir();
+  const std::string data = dir_ + "/data";
+  const std::string log = dir_ + "/server.log";
+  const pid_t pid = spawn({bin + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", dir_,
+                           "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"},
+                          log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const std::string probe =
+      "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return false;  // exited: port taken or a real failure; the log says which
+    }
+    if (PQping(probe.c_str()) == PQPING_OK) {
+      pid_ = pid;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  wait_exit(pid);
+  throw std::runtime_error("PostgreSQL did not accept connections in 60 s, see " + log);
+}
+
+void PostgresServer::restart_immediate() {
+  const std::string log = dir_ + "/server.log";
+  if (pid_ > 0) {
+    const int stopped = wait_exit(
+        spawn({bin_dir() + "/pg_ctl", "stop", "-D", dir_ + "/data", "-m", "immediate"}, log));
+    if (stopped != 0) {
+      throw std::runtime_error("pg_ctl stop -m immediate failed (exit " + std::to_string(stopped) +
+                               "), see " + log);
+    }
+    wait_exit(pid_);
+    pid_ = -1;
+  }
+  if (!launch()) {
+    throw std::runtime_error("PostgreSQL would not restart, see " + log);
+  }
 }
 
 void PostgresServer::stop() noexcept {

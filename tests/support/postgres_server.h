@@ -19,6 +19,9 @@ class PostgresServer {
   std::string create_database();
   std::string uri(const std::string& database) const;
   int port() const { return port_; }
+  // Stops the server as a crash would (`pg_ctl stop -m immediate`: no checkpoint, recovery from
+  // the WAL at the next start) and starts it again on the same port and data directory.
+  void restart_immediate();
 
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -27,6 +30,8 @@ class PostgresServer {
  private:
   PostgresServer();
   void start();
+  // Starts the server on the data directory; whether it came up on port_.
+  bool launch();
   void stop() noexcept;
 
   std::string dir_;

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/loopback.h"
@@ -30,7 +31,10 @@ RedisServer& RedisServer::shared() {
   return server;
 }
 
-RedisServer::RedisServer(const std::string& password) : password_(password) {
+RedisServer::RedisServer(const std::string& password)
+    : RedisServer(RedisServerOptions{.password = password}) {}
+
+RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
   if (!fs::exists("/usr/bin/redis-server")) {
     throw std::runtime_error("redis-server not found (apt-get install redis-server)");
   }
@@ -40,63 +44,81 @@ RedisServer::RedisServer(const std::string& password) : password_(password) {
   }
   dir_ = pattern;
   // A port taken between our probe and the server's bind makes it exit: pick another.
-  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
-    std::vector<std::string> argv = {"/usr/bin/redis-server",
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--bind",
-                                     "127.0.0.1",
-                                     "--dir",
-                                     dir_,
-                                     "--save",
-                                     "",
-                                     "--appendonly",
-                                     "no",
-                                     "--logfile",
-                                     dir_ + "/redis.log",
-                                     "--daemonize",
-                                     "no"};
-    if (!password_.empty()) {
-      argv.insert(argv.end(), {"--requirepass", password_});
-    }
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-      throw std::runtime_error("fork failed");
-    }
-    if (pid == 0) {
-      std::vector<char*> args;
-      for (std::string& a : argv) {
-        args.push_back(a.data());
-      }
-      args.push_back(nullptr);
-      // Dies with the test process even when that is killed (no destructor runs then).
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (std::freopen("/dev/null", "w", stdout) == nullptr) {
-        _exit(126);
-      }
-      ::execv(args[0], args.data());
-      _exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        break;
-      }
-      if (accepting(port_)) {
-        pid_ = pid;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (::kill(pid, 0) == 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+    if (start()) {
+      return;
     }
   }
   stop();
   throw std::runtime_error("redis-server would not start, see " + dir_ + "/redis.log");
+}
+
+bool RedisServer::start() {
+  std::vector<std::string> argv = {"/usr/bin/redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_,
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   options_.append_only ? "yes" : "no",
+                                   "--appendfsync",
+                                   "always",
+                                   "--logfile",
+                                   dir_ + "/redis.log",
+                                   "--daemonize",
+                                   "no"};
+  if (!options_.password.empty()) {
+    argv.insert(argv.end(), {"--requirepass", options_.password});
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (std::string& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    // Dies with the test process even when that is killed (no destructor runs then).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (std::freopen("/dev/null", "w", stdout) == nullptr) {
+      _exit(126);
+    }
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return false;
+    }
+    if (accepting(port_)) {
+      pid_ = pid;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
+void RedisServer::restart() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  if (!start()) {
+    throw std::runtime_error("redis-server would not restart, see " + dir_ + "/redis.log");
+  }
 }
 
 RedisServer::~RedisServer() {
@@ -114,7 +136,7 @@ void RedisServer::stop() noexcept {
 }
 
 std::string RedisServer::uri(int db) const {
-  return "redis://" + (password_.empty() ? std::string() : ":" + password_ + "@") +
+  return "redis://" + (options_.password.empty() ? std::string() : ":" + options_.password + "@") +
          "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
 }
 
