@@ -129,6 +129,8 @@ int run_cli(int argc, char** argv, const conductors::FlowRegistry& registry) {
   conductor->add_option("--backoff-ms", conductor_options.backoff_ms,
                         "First backoff of an abandoned job, in milliseconds (doubles per attempt)");
   conductor->add_option("--engine", conductor_options.engine, "serial or parallel");
+  conductor->add_option("--connect-timeout-ms", conductor_options.connect_timeout_ms,
+                        "How long to retry an unreachable board or store at start");
   conductor->add_flag("--events", conductor_options.events,
                       "Print one JSON line per job outcome as it happens");
   conductor->add_flag("--json", conductor_options.json, "Print the final summary as JSON");

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "caboose/conductors/conductor.h"
 #include "caboose/core/errors.h"
@@ -30,6 +32,8 @@
 namespace caboose::cli {
 namespace {
 
+constexpr std::chrono::milliseconds kMaxConnectDelay(2000);
+
 std::string default_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) {
@@ -45,22 +49,19 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
   if (options.max_jobs == 0) {
     throw InvalidArgument("--max-jobs must be at least 1");
   }
-  if (options.wait_ms <= 0 || options.backoff_ms < 0) {
-    throw InvalidArgument("--wait-ms must be positive and --backoff-ms not negative");
+  if (options.wait_ms <= 0 || options.backoff_ms < 0 || options.connect_timeout_ms < 0) {
+    throw InvalidArgument(
+        "--wait-ms must be positive, --backoff-ms and --connect-timeout-ms not negative");
   }
   StopSignals signals;  // before any thread starts
-  auto board = jobs::fetch_jobboard(options.board);
-  auto backend = persistence::fetch(options.persistence);
   const std::string name = options.name.empty() ? default_name() : options.name;
+  std::unique_ptr<jobs::JobBoard> board;
+  std::unique_ptr<persistence::Backend> backend;
 
   // Metrics: declared before the conductor, which updates them until it is gone; the board's
   // depth is read through a connection of its own, at scrape time.
   MetricsRegistry metrics;
   std::unique_ptr<jobs::JobBoard> metrics_board;
-  if (options.metrics_port >= 0) {
-    metrics_board = jobs::fetch_jobboard(options.board);
-    jobs::add_board_metrics(metrics, *metrics_board);
-  }
 
   conductors::ConductorOptions conductor_options;
   if (options.metrics_port >= 0) {
@@ -72,14 +73,41 @@ int run_conductor(std::ostream& out, const ConductorCommandOptions& options,
   conductor_options.backoff.cap =
       std::max(conductor_options.backoff.cap, conductor_options.backoff.base);
   std::unique_ptr<conductors::Conductor> conductor;
-  if (options.max_jobs == 1) {
-    conductor = std::make_unique<conductors::BlockingConductor>(name, *board, *backend, registry,
-                                                                conductor_options);
-  } else {
-    conductor = std::make_unique<conductors::NonBlockingConductor>(
-        name, *board, *backend, registry, options.max_jobs, conductor_options);
+  // The board or the store may be down for a moment when we start (a server restarting): wait
+  // for them, as a running conductor does, until a stop signal or --connect-timeout-ms.
+  const auto connect_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
+  for (std::chrono::milliseconds delay(50);; delay = std::min(delay * 2, kMaxConnectDelay)) {
+    try {
+      board = jobs::fetch_jobboard(options.board);
+      backend = persistence::fetch(options.persistence);
+      if (options.max_jobs == 1) {
+        conductor = std::make_unique<conductors::BlockingConductor>(name, *board, *backend,
+                                                                    registry, conductor_options);
+      } else {
+        conductor = std::make_unique<conductors::NonBlockingConductor>(
+            name, *board, *backend, registry, options.max_jobs, conductor_options);
+      }
+      conductor->connect();
+      break;
+    } catch (const StorageFailure& e) {
+      conductor.reset();
+      backend.reset();
+      board.reset();
+      if (std::chrono::steady_clock::now() + delay >= connect_deadline) {
+        throw;
+      }
+      spdlog::warn("conductor {} cannot reach its board or store: {}; retrying in {} ms", name,
+                   e.what(), delay.count());
+      if (signals.wait(delay) != 0) {
+        return 0;  // stopped before it started: nothing was claimed
+      }
+    }
   }
-  conductor->connect();
+  if (options.metrics_port >= 0) {
+    metrics_board = jobs::fetch_jobboard(options.board);  // the board is up: we just reached it
+    jobs::add_board_metrics(metrics, *metrics_board);
+  }
   std::unique_ptr<HttpServer> metrics_server;
   if (options.metrics_port >= 0) {
     metrics_server = std::make_unique<HttpServer>(

@@ -1,7 +1,8 @@
 // `caboose conductor --board URI --persistence URI`: a conductor process. It claims jobs whose
 // factory the registry knows and runs them until SIGTERM or SIGINT (then it claims nothing more,
 // suspends running engines, releases their jobs without using an attempt and exits 0), until
-// --max-dispatches jobs ran, or with --drain once the board holds no job.
+// --max-dispatches jobs ran, or with --drain once the board holds no job. A board or store it
+// cannot reach at start is retried for --connect-timeout-ms (a server restarting), then it fails.
 //
 // With --metrics-port, it serves its metrics (docs/operations.md) and the board's depth.
 //
@@ -33,6 +34,8 @@ struct ConductorCommandOptions {
   // port, announced on stderr); negative: none.
   int metrics_port = -1;
   std::string metrics_address = "127.0.0.1";
+  // How long to wait at start for an unreachable board or store (retrying) before failing.
+  std::int64_t connect_timeout_ms = 60000;
 };
 
 int run_conductor(std::ostream& out, const ConductorCommandOptions& options,

@@ -425,7 +425,14 @@ void Conductor::run(std::optional<std::size_t> max_dispatches) {
   } finished{*this};
 
   const Value me = entity();
-  board_.register_entity(name_, me);
+  try {
+    board_.register_entity(name_, me);
+  } catch (const StorageFailure& e) {
+    // The board is unreachable for now (a server restarting): the conductor waits for it below
+    // as for any other request; the entity only tells people who conducts.
+    detail::log().warn("cannot register conductor={} on the board: {}; going on without", name_,
+                       e.what());
+  }
   detail::log().info("conductor started name={} max_jobs={}", name_, capacity_);
 
   const auto lease = board_.options().lease;

@@ -461,6 +461,31 @@ TEST(PythonPosterTest, CabooseConductorRunsAJobPostedByPythonTaskFlow) {
   EXPECT_TRUE(read["jobs"].empty());
 }
 
+// A conductor started while its board's server is down (restarting, say) waits for it instead
+// of exiting, then drains the board.
+TEST(ConductorStartTest, WaitsForABoardThatIsDownAtStart) {
+  TempDir dir;
+  EtcdServer& etcd = EtcdServer::shared();
+  const std::string board_uri = "etcd://" + etcd.hosts() + "/start-" + make_uuid().substr(0, 8);
+  const std::string store_uri = "sqlite:///" + (dir / "flows.db").string();
+  {
+    auto store = persistence::fetch(store_uri);
+    auto board = jobs::fetch_jobboard(board_uri);
+    post_job(*board, saved_flow(*store, {.name = "caboose.examples.noop"}));
+  }
+  etcd.kill();
+  ChildProcess conductor({CABOOSE_BIN, "conductor", "--board", board_uri, "--persistence",
+                          store_uri, "--drain", "--events", "--wait-ms", "50"},
+                         (dir / "conductor.out").string());
+  const bool waited =
+      wait_until([&] { return conductor.output().find("retrying") != std::string::npos; }, 30s);
+  etcd.restart();
+  ASSERT_TRUE(waited) << conductor.output();
+  const auto status = conductor.wait(60s);
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << conductor.output();
+  EXPECT_NE(conductor.output().find("\"job_consumed\""), std::string::npos) << conductor.output();
+}
+
 // The main job (README's first command, after setup): every job ends as it should.
 TEST(ShowcaseTest, EveryJobEndsAsItShould) {
   TempDir dir;
