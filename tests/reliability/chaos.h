@@ -48,7 +48,8 @@ struct Report {
   // INV-4/5: a consumed job whose flow is not SUCCESS with every atom's expected result.
   std::size_t result_violations = 0;
   // INV-2/3: an effect recorded under an older claim after a newer claim's first effect (a
-  // holder that kept working after its job was taken over: with SIGKILL faults, never).
+  // holder that kept working after its job was taken over; a holder resumed from a pause may
+  // try, and the fenced ledger must refuse it).
   std::size_t stale_effect_violations = 0;
   // A job trashed although it had attempts left, or trashed without a reason.
   std::size_t trash_violations = 0;
