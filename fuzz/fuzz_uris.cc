@@ -6,9 +6,9 @@
 #include "caboose/persistence/postgres_backend.h"
 
 #include "clients/zookeeper/zk_client.h"
+#include "core/redact_uri.h"
 #include "fuzz/fuzz_check.h"
 #include "jobs/etcd/etcd_layout.h"
-#include "jobs/redact_uri.h"
 #include "jobs/redis/redis_client.h"
 
 using caboose::Error;
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::string_view hostpart = uri.substr(0, uri.find('?'));
       const std::string expected =
           "redis://" + redis.username + ":***@" + std::string(uri.substr(hostpart.rfind('@') + 1));
-      CABOOSE_FUZZ_CHECK(detail::redact_uri(uri) == expected);
+      CABOOSE_FUZZ_CHECK(caboose::detail::redact_uri(uri) == expected);
     }
   } catch (const Error&) {
   }
@@ -48,6 +48,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const Error&) {
   }
   (void)caboose::persistence::redact_conninfo(std::string(uri));
-  (void)detail::redact_uri(uri);
+  (void)caboose::detail::redact_uri(uri);
   return 0;
 }

@@ -9,36 +9,16 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
 
+#include "core/redact_uri.h"
 #include "jobs/etcd/etcd_jobboard.h"
-#include "jobs/redact_uri.h"
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
 #include "jobs/zookeeper/zookeeper_jobboard.h"
 
 namespace caboose::jobs {
-namespace detail {
-
-std::string redact_uri(std::string_view uri) {
-  std::string out(uri);
-  const auto scheme = out.find("://");
-  // The last '@' before the query, as the Redis parser reads user:password@host: a password
-  // may hold '@' and ':'.
-  const auto at = out.rfind('@', out.find('?'));
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
-    return out;
-  }
-  const auto colon = out.find(':', scheme + 3);
-  if (colon != std::string::npos && colon < at) {
-    out.replace(colon + 1, at - colon - 1, "***");
-  }
-  return out;
-}
-
-}  // namespace detail
-
 namespace {
 
-using detail::redact_uri;
+using caboose::detail::redact_uri;
 
 // The time on `options`' clock (the system clock by default).
 TimePoint board_time(const BoardOptions& options) {
@@ -238,7 +218,7 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
 }
 
 std::string redact_board_uri(std::string_view uri) {
-  return detail::redact_uri(uri);
+  return caboose::detail::redact_uri(uri);
 }
 
 }  // namespace caboose::jobs

@@ -9,8 +9,8 @@
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 
+#include "core/redact_uri.h"
 #include "jobs/jobboard_conformance.h"
-#include "jobs/redact_uri.h"
 #include "persistence/temp_dir.h"
 
 namespace caboose::jobs::testing {
@@ -51,7 +51,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, JobBoardConformance,
                          BoardName());
 
 TEST(JobboardUri, RedactionHidesAWholePasswordHoldingAtOrColon) {
-  using detail::redact_uri;
+  using caboose::detail::redact_uri;
   EXPECT_EQ(redact_uri("redis://user:secret@host:6380/3"), "redis://user:***@host:6380/3");
   // The Redis parser takes the last '@' before the query: so does the redaction (it once
   // showed "ss@host" of this password).
