@@ -127,6 +127,93 @@ TEST(ZkClient, ChildWatchFiresOnceWhenChildrenChange) {
   ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return fired == 2; }));
 }
 
+// Nodes made by a client with credentials carry one ACL entry: all rights to that digest
+// identity. The same identity in another session reads and writes them; a client without
+// credentials, another user and a wrong password get ZNOAUTH, in a message without the password.
+TEST(ZkClient, CredentialsCloseTheNodesItCreatesToOthers) {
+  const std::string hosts = ZooKeeperServer::shared().hosts();
+  const std::string password = "pw-" + make_uuid().substr(0, 8);
+  const ZkCredentials owner{"conductor", password};
+  const std::string root = fresh_root();
+  ZkClient zk(hosts, 4000ms, 20000ms, owner);
+  zk.ensure_path(root + "/jobs");
+  EXPECT_EQ(zk.create(root + "/jobs/n", "mine"), root + "/jobs/n");
+  EXPECT_TRUE(zk.multi({ZkOp::create(root + "/jobs/m", "mine too")}).ok);
+
+  // The ACL, read with the C API: digest:conductor:<base64 sha1>, all rights, nothing else.
+  // (A synchronous call queues until the handle connects. Reading an ACL takes READ or ADMIN:
+  // the handle authenticates as the owner first, its later requests queued behind.)
+  zhandle_t* raw = zookeeper_init(hosts.c_str(), nullptr, 4000, nullptr, nullptr, 0);
+  ASSERT_NE(raw, nullptr);
+  {
+    ACL_vector acl{};
+    Stat stat{};
+    EXPECT_EQ(zoo_get_acl(raw, root.c_str(), &acl, &stat), ZNOAUTH);
+  }
+  const std::string cert = "conductor:" + password;
+  ASSERT_EQ(
+      zoo_add_auth(raw, "digest", cert.data(), static_cast<int>(cert.size()), nullptr, nullptr),
+      ZOK);
+  for (const std::string& path : {root, root + "/jobs", root + "/jobs/n", root + "/jobs/m"}) {
+    ACL_vector acl{};
+    Stat stat{};
+    ASSERT_EQ(zoo_get_acl(raw, path.c_str(), &acl, &stat), ZOK) << path;
+    ASSERT_EQ(acl.count, 1) << path;
+    EXPECT_STREQ(acl.data[0].id.scheme, "digest");
+    EXPECT_EQ(std::string(acl.data[0].id.id).rfind("conductor:", 0), 0u) << acl.data[0].id.id;
+    EXPECT_EQ(std::string(acl.data[0].id.id).find(password), std::string::npos);
+    EXPECT_EQ(acl.data[0].perms, ZOO_PERM_ALL);
+    deallocate_ACL_vector(&acl);
+  }
+  zookeeper_close(raw);
+
+  ZkClient again(hosts, 4000ms, 20000ms, owner);
+  EXPECT_EQ(again.get(root + "/jobs/n")->data, "mine");
+  again.set(root + "/jobs/n", "changed");
+
+  ZkClient anonymous(hosts, 4000ms, 20000ms);
+  ZkClient other(hosts, 4000ms, 20000ms, ZkCredentials{"intruder", password});
+  ZkClient wrong(hosts, 4000ms, 20000ms, ZkCredentials{"conductor", "not-" + password});
+  for (ZkClient* stranger : {&anonymous, &other, &wrong}) {
+    try {
+      (void)stranger->get(root + "/jobs/n");
+      ADD_FAILURE() << "read a node closed to it";
+    } catch (const StorageFailure& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("ZNOAUTH"), std::string::npos) << message;
+      EXPECT_NE(message.find(hosts), std::string::npos) << message;
+      EXPECT_EQ(message.find(password), std::string::npos) << message;
+    }
+    EXPECT_THROW(stranger->children(root + "/jobs"), StorageFailure);
+    EXPECT_THROW(stranger->create(root + "/jobs/x", "theirs"), StorageFailure);
+    EXPECT_THROW(stranger->set(root + "/jobs/n", "theirs"), StorageFailure);
+    EXPECT_THROW(stranger->remove(root + "/jobs/n"), StorageFailure);
+    EXPECT_FALSE(stranger->multi({ZkOp::create(root + "/jobs/y", "")}).ok);
+  }
+  EXPECT_EQ(zk.get(root + "/jobs/n")->data, "changed");
+  EXPECT_EQ(zk.children(root + "/jobs").size(), 2u);
+}
+
+TEST(ZkClient, UriCredentialsAreParsedAndNeverShown) {
+  const ZkAddress a = parse_zk_uri("zookeeper://user:p@ss:w0rd@127.0.0.1:2181,h2:2181/a/b", "/d");
+  ASSERT_TRUE(a.credentials.has_value());
+  EXPECT_EQ(a.credentials->user, "user");
+  EXPECT_EQ(a.credentials->password, "p@ss:w0rd");
+  EXPECT_EQ(a.hosts, "127.0.0.1:2181,h2:2181");
+  EXPECT_EQ(a.path, "/a/b");
+  EXPECT_FALSE(parse_zk_uri("zookeeper://127.0.0.1:2181", "/d").credentials.has_value());
+  for (const std::string uri :
+       {"zookeeper://user:secret@127.0.0.1:2181/p?bogus=1", "zookeeper://user:secret@/p",
+        "zookeeper://:secret@h:1/p", "zookeeper://user:secret@h:1//p"}) {
+    try {
+      (void)parse_zk_uri(uri, "/d");
+      ADD_FAILURE() << "accepted " << uri;
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ZkClient, UnreachableServerIsAClearError) {
   try {
     ZkClient zk("127.0.0.1:1", 4000ms, 500ms);

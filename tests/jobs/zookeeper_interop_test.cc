@@ -2,6 +2,7 @@
 // python3-kazoo) and caboose list and claim each other's jobs, and a claim by either blocks
 // the other (a Python claim for as long as its session lives).
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <memory>
@@ -33,10 +34,11 @@ class ZooKeeperInterop : public ::testing::Test {
     return std::string(CABOOSE_ZK_INTEROP_DIR) + "/taskflow_zookeeper.py";
   }
 
-  // Runs the Python peer; returns its output without the last newline.
-  std::string python(const std::string& args) {
+  // Runs the Python peer (with `userinfo`, "user:password@", its kazoo client authenticates);
+  // returns its output without the last newline.
+  std::string python(const std::string& args, const std::string& userinfo = "") {
     std::string out =
-        caboose::testing::run_command("/usr/bin/python3 " + script() + " " +
+        caboose::testing::run_command("/usr/bin/python3 " + script() + " " + userinfo +
                                       ZooKeeperServer::shared().hosts() + " " + path_ + " " + args);
     while (!out.empty() && out.back() == '\n') {
       out.pop_back();
@@ -96,6 +98,32 @@ TEST_F(ZooKeeperInterop, PythonTaskFlowListsAndClaimsWhatCaboosePosted) {
   std::this_thread::sleep_for(300ms);
   EXPECT_THROW(board->claim(posted.uuid, "caboose-conductor"), UnclaimableJob);
   EXPECT_TRUE(board->iterjobs(/*only_unclaimed=*/true).empty());
+}
+
+// A board closed by digest credentials: Python TaskFlow, given a kazoo client with the same
+// auth data, lists and claims what caboose posted and the reverse; without them it cannot list.
+TEST_F(ZooKeeperInterop, BothShareABoardClosedByDigestCredentials) {
+  const std::string userinfo = "conductor:s3cret@";
+  auto board =
+      fetch_jobboard("zookeeper://" + userinfo + ZooKeeperServer::shared().hosts() + path_);
+  const Job posted = board->post("from-caboose", {.details = {{"n", 1}}});
+  const Value listed = Value::parse(python("list", userinfo));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["uuid"], posted.uuid);
+  const std::string uuid = python(R"(post from-python '{"n": 2}')", userinfo);
+  EXPECT_EQ(board->job_count(), 2u);
+  // (Its lock goes with its session when the script ends.)
+  EXPECT_EQ(python("claim " + posted.uuid + " python-conductor", userinfo), "claimed");
+  EXPECT_EQ(board->claim(uuid, "caboose-conductor").attempt, 1);
+
+  persistence::testing::TempDir dir;
+  caboose::testing::ChildProcess anonymous(
+      {"/usr/bin/python3", script(), ZooKeeperServer::shared().hosts(), path_, "list"},
+      (dir / "anonymous.out").string());
+  const auto status = anonymous.wait(60s);
+  ASSERT_TRUE(status && WIFEXITED(*status)) << anonymous.output();
+  EXPECT_NE(WEXITSTATUS(*status), 0) << anonymous.output();
+  EXPECT_NE(anonymous.output().find("NoAuth"), std::string::npos) << anonymous.output();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The zookeeper:// jobboard against the jobboard conformance suite, on a private ZooKeeper
 // (a fresh board path per test; another() is a second client, with its own session).
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,9 +23,13 @@ using caboose::testing::ZooKeeperServer;
 
 class ZooKeeperBoardFixture : public BoardFixture {
  public:
-  ZooKeeperBoardFixture()
-      : path_("/caboose-test-" + make_uuid().substr(0, 8) + "/jobs"),
-        uri_("zookeeper://" + ZooKeeperServer::shared().hosts() + path_) {}
+  // With `credentials`, the board's URI carries them (digest authentication and ACLs).
+  explicit ZooKeeperBoardFixture(std::optional<clients::ZkCredentials> credentials = std::nullopt)
+      : credentials_(std::move(credentials)),
+        path_("/caboose-test-" + make_uuid().substr(0, 8) + "/jobs"),
+        uri_("zookeeper://" +
+             (credentials_ ? credentials_->user + ":" + credentials_->password + "@" : "") +
+             ZooKeeperServer::shared().hosts() + path_) {}
   JobBoard& board(const BoardOptions& options) override {
     if (!board_) {
       board_ = fetch_jobboard(uri_, options);
@@ -35,7 +40,7 @@ class ZooKeeperBoardFixture : public BoardFixture {
     return fetch_jobboard(uri_, options);
   }
   void corrupt(const std::string& job_uuid) override {
-    clients::ZkClient zk(ZooKeeperServer::shared().hosts(), 4000ms, 20000ms);
+    clients::ZkClient zk(ZooKeeperServer::shared().hosts(), 4000ms, 20000ms, credentials_);
     for (const std::string& child : zk.children(path_)) {
       const auto node = zk.get(path_ + "/" + child);
       if (node && node->data.find(job_uuid) != std::string::npos) {
@@ -45,16 +50,25 @@ class ZooKeeperBoardFixture : public BoardFixture {
   }
 
  private:
+  std::optional<clients::ZkCredentials> credentials_;
   std::string path_;
   std::string uri_;
   std::unique_ptr<JobBoard> board_;
 };
 
-INSTANTIATE_TEST_SUITE_P(ZooKeeper, JobBoardConformance,
-                         ::testing::Values(BoardFactory{
-                             "zookeeper",
-                             [] { return std::make_unique<ZooKeeperBoardFixture>(); }}),
-                         BoardName());
+// The suite once as everyone else runs it, and once with credentials in the URI (every node
+// then closed to anyone without them).
+INSTANTIATE_TEST_SUITE_P(
+    ZooKeeper, JobBoardConformance,
+    ::testing::Values(BoardFactory{"zookeeper",
+                                   [] { return std::make_unique<ZooKeeperBoardFixture>(); }},
+                      BoardFactory{"zookeeper_digest",
+                                   [] {
+                                     return std::make_unique<ZooKeeperBoardFixture>(
+                                         clients::ZkCredentials{"conductor", "s3cret"});
+                                   },
+                                   /*races=*/100}),
+    BoardName());
 
 TEST(ZooKeeperJobBoardUri, OptionsAndErrors) {
   const std::string hosts = ZooKeeperServer::shared().hosts();

@@ -41,7 +41,9 @@ clients::ZkClient inspector() {
 
 class ZooKeeperFixture : public BackendFixture {
  public:
-  ZooKeeperFixture() : uri_(uri_for(fresh_path())) {}
+  // `userinfo` ("user:password@" or empty) goes before the hosts in the URI.
+  explicit ZooKeeperFixture(const std::string& userinfo = "")
+      : uri_("zookeeper://" + userinfo + ZooKeeperServer::shared().hosts() + fresh_path()) {}
   Backend& backend() override {
     if (!first_) {
       first_ = make_zookeeper_backend(uri_);
@@ -64,10 +66,15 @@ class ZooKeeperFixture : public BackendFixture {
   std::unique_ptr<Backend> second_;
 };
 
-INSTANTIATE_TEST_SUITE_P(ZooKeeper, BackendConformance,
-                         ::testing::Values(BackendFactory{
-                             "zookeeper", [] { return std::make_unique<ZooKeeperFixture>(); }}),
-                         BackendName());
+// The suite once as everyone else runs it, and once with credentials in the URI (every node
+// then closed to anyone without them).
+INSTANTIATE_TEST_SUITE_P(
+    ZooKeeper, BackendConformance,
+    ::testing::Values(
+        BackendFactory{"zookeeper", [] { return std::make_unique<ZooKeeperFixture>(); }},
+        BackendFactory{"zookeeper_digest",
+                       [] { return std::make_unique<ZooKeeperFixture>("conductor:s3cret@"); }}),
+    BackendName());
 
 LogBook sample_book() {
   LogBook book;

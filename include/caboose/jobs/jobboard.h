@@ -152,8 +152,9 @@ class JobBoard {
 
 // sqlite:///relative.db, sqlite:////absolute.db (the embedded board of one host);
 // redis://[[user]:password@]host[:port][/db][?namespace=ns&timeout_ms=N] (TaskFlow's Redis layout);
-// zookeeper://host:port[,host:port...][/path][?session_timeout_ms=N] (TaskFlow's ZooKeeper
-// layout, default path /taskflow/jobs);
+// zookeeper://[user:password@]host:port[,host:port...][/path][?session_timeout_ms=N]
+// (TaskFlow's ZooKeeper layout, default path /taskflow/jobs; with credentials, digest
+// authentication and nodes open to that identity only);
 // etcd://host:port[,host:port...]/path[?timeout_ms=N] (TaskFlow's etcd layout, keys under
 // /taskflow/jobs/<path>). Every scheme takes ?lease_ms=30000&max_attempts=5.
 // Throws InvalidArgument naming what is wrong with the URI, StorageFailure when the store

@@ -23,10 +23,13 @@
 
 namespace caboose::persistence {
 
-// zookeeper://host:port[,host:port...][/path][?session_timeout_ms=N] (TaskFlow's default path
-// /taskflow). Connects and creates the layout (upgrade()). Throws InvalidArgument for a bad URI,
-// StorageFailure naming the hosts when no server answers, or when the layout is newer than this
-// caboose knows.
+// zookeeper://[user:password@]host:port[,host:port...][/path][?session_timeout_ms=N] (TaskFlow's
+// default path /taskflow). Connects and creates the layout (upgrade()). With credentials, every
+// session authenticates with them (digest scheme) and every node the backend creates, the
+// missing parents of the path included, gets ZOO_CREATOR_ALL_ACL: all rights to that identity,
+// none to anyone else. Throws InvalidArgument for a bad URI, StorageFailure naming the hosts
+// (never the password) when no server answers, the credentials are refused or lack a right, or
+// when the layout is newer than this caboose knows.
 [[nodiscard]] std::unique_ptr<Backend> make_zookeeper_backend(std::string_view uri);
 
 }  // namespace caboose::persistence

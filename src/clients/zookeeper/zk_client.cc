@@ -9,6 +9,8 @@
 
 #include "caboose/core/errors.h"
 
+#include "core/redact_uri.h"
+
 namespace caboose::clients {
 namespace {
 
@@ -99,8 +101,9 @@ class Batch {
 
 ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
   constexpr std::string_view kScheme = "zookeeper://";
+  const std::string shown = detail::redact_uri(uri);  // for messages
   if (uri.substr(0, kScheme.size()) != kScheme) {
-    throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", uri));
+    throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", shown));
   }
   std::string_view rest = uri.substr(kScheme.size());
   std::string_view query;
@@ -109,11 +112,22 @@ ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
     rest = rest.substr(0, q);
   }
   ZkAddress a;
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (colon == 0 || colon == std::string_view::npos) {
+      throw InvalidArgument(fmt::format(
+          "ZooKeeper URI '{}': credentials must be user:password (digest scheme)", shown));
+    }
+    a.credentials = ZkCredentials{std::string(userinfo.substr(0, colon)),
+                                  std::string(userinfo.substr(colon + 1))};
+  }
   a.path = std::string(default_path);
   const auto slash = rest.find('/');
   a.hosts = std::string(rest.substr(0, slash));
   if (a.hosts.empty()) {
-    throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", uri));
+    throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", shown));
   }
   if (slash != std::string_view::npos && rest.size() > slash + 1) {
     a.path = std::string(rest.substr(slash));
@@ -121,7 +135,7 @@ ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
       a.path.pop_back();
     }
     if (a.path.find("//") != std::string::npos) {
-      throw InvalidArgument(fmt::format("ZooKeeper URI '{}': path has an empty component", uri));
+      throw InvalidArgument(fmt::format("ZooKeeper URI '{}': path has an empty component", shown));
     }
   }
   while (!query.empty()) {
@@ -134,11 +148,11 @@ ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (key != "session_timeout_ms") {
       throw InvalidArgument(fmt::format(
-          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", uri, key));
+          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", shown, key));
     }
     if (ec != std::errc() || end != value.data() + value.size() || n <= 0) {
       throw InvalidArgument(
-          fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", uri));
+          fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", shown));
     }
     a.session_timeout = std::chrono::milliseconds(n);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
@@ -177,20 +191,29 @@ std::string zk_error_name(int rc) {
       return "ZNOTEMPTY";
     case ZSESSIONEXPIRED:
       return "ZSESSIONEXPIRED";
+    case ZNOAUTH:
+      return "ZNOAUTH";
+    case ZAUTHFAILED:
+      return "ZAUTHFAILED";
+    case ZINVALIDACL:
+      return "ZINVALIDACL";
     default:
       return fmt::format("{} ({})", zerror(rc), rc);
   }
 }
 
 ZkClient::ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
-                   std::chrono::milliseconds connect_timeout)
-    : hosts_(std::move(hosts)) {
+                   std::chrono::milliseconds connect_timeout,
+                   std::optional<ZkCredentials> credentials)
+    : hosts_(std::move(hosts)),
+      authenticated_(credentials.has_value()),
+      shown_(credentials ? fmt::format("{}:***@{}", credentials->user, hosts_) : hosts_) {
   quiet_client_log();
   zh_ = zookeeper_init(hosts_.c_str(), &ZkClient::on_event,
                        static_cast<int>(session_timeout.count()), nullptr, this, 0);
   if (zh_ == nullptr) {
     throw StorageFailure(
-        fmt::format("cannot create a ZooKeeper client for {}: {}", hosts_, std::strerror(errno)));
+        fmt::format("cannot create a ZooKeeper client for {}: {}", shown_, std::strerror(errno)));
   }
   std::unique_lock lock(mu_);
   if (!state_changed_.wait_for(lock, connect_timeout,
@@ -198,9 +221,43 @@ ZkClient::ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
     lock.unlock();
     zookeeper_close(zh_);
     zh_ = nullptr;
-    throw StorageFailure(fmt::format("cannot connect to ZooKeeper {} within {} ms", hosts_,
+    throw StorageFailure(fmt::format("cannot connect to ZooKeeper {} within {} ms", shown_,
                                      connect_timeout.count()));
   }
+  lock.unlock();
+  if (credentials) {
+    authenticate(*credentials, connect_timeout);
+  }
+}
+
+void ZkClient::authenticate(const ZkCredentials& credentials, std::chrono::milliseconds timeout) {
+  const std::string cert = credentials.user + ":" + credentials.password;
+  const void_completion_t done = [](int rc, const void* data) {
+    auto* self = static_cast<ZkClient*>(const_cast<void*>(data));
+    {
+      std::lock_guard lock(self->mu_);
+      self->auth_rc_ = rc;
+    }
+    self->state_changed_.notify_all();
+  };
+  int rc = zoo_add_auth(zh_, "digest", cert.data(), static_cast<int>(cert.size()), done, this);
+  if (rc == ZOK) {
+    std::unique_lock lock(mu_);
+    // A refusal also ends the session (ZOO_AUTH_FAILED_STATE), reported by its completion.
+    rc = state_changed_.wait_for(lock, timeout, [&] { return auth_rc_.has_value(); })
+             ? *auth_rc_
+             : ZOPERATIONTIMEOUT;
+  }
+  if (rc != ZOK) {
+    zookeeper_close(zh_);  // completes a pending zoo_add_auth (ZCLOSING) while we still exist
+    zh_ = nullptr;
+    throw StorageFailure(fmt::format("ZooKeeper {}: digest authentication as '{}' failed: {}",
+                                     shown_, credentials.user, zk_error_name(rc)));
+  }
+}
+
+ACL_vector* ZkClient::acl() const {
+  return authenticated_ ? &ZOO_CREATOR_ALL_ACL : &ZOO_OPEN_ACL_UNSAFE;
 }
 
 ZkClient::~ZkClient() {
@@ -245,8 +302,14 @@ void ZkClient::on_event(zhandle_t* /*zh*/, int type, int state, const char* path
 }
 
 void ZkClient::fail(int rc, std::string_view what, const std::string& path) const {
-  const std::string message =
-      fmt::format("ZooKeeper {}: {} {} failed: {}", hosts_, what, path, zk_error_name(rc));
+  std::string message =
+      fmt::format("ZooKeeper {}: {} {} failed: {}", shown_, what, path, zk_error_name(rc));
+  if (rc == ZNOAUTH) {
+    message += authenticated_ ? " (not allowed: a wrong password, or the node's ACL names "
+                                "another identity)"
+                              : " (the node's ACL requires credentials: "
+                                "zookeeper://user:password@host/path)";
+  }
   switch (rc) {
     case ZNONODE:
       throw NotFound(message);
@@ -265,9 +328,8 @@ void ZkClient::fail(int rc, std::string_view what, const std::string& path) cons
 
 std::string ZkClient::create(const std::string& path, std::string_view data, ZkMode mode) {
   std::string created(path.size() + kPathRoom, '\0');
-  const int rc = zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
-                            &ZOO_OPEN_ACL_UNSAFE, mode_flags(mode), created.data(),
-                            static_cast<int>(created.size()));
+  const int rc = zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), acl(),
+                            mode_flags(mode), created.data(), static_cast<int>(created.size()));
   if (rc != ZOK) {
     fail(rc, "create", path);
   }
@@ -428,9 +490,8 @@ ZkMultiResult ZkClient::multi(const std::vector<ZkOp>& ops) {
       case ZkOp::Kind::kCreate:
         created[i].assign(op.path.size() + kPathRoom, '\0');
         zoo_create_op_init(&c_ops[i], op.path.c_str(), op.data.data(),
-                           static_cast<int>(op.data.size()), &ZOO_OPEN_ACL_UNSAFE,
-                           mode_flags(op.mode), created[i].data(),
-                           static_cast<int>(created[i].size()));
+                           static_cast<int>(op.data.size()), acl(), mode_flags(op.mode),
+                           created[i].data(), static_cast<int>(created[i].size()));
         break;
       case ZkOp::Kind::kDelete:
         zoo_delete_op_init(&c_ops[i], op.path.c_str(), op.version);
@@ -490,13 +551,14 @@ bool ZkClient::connected() const {
 bool ZkClient::wait_connected(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return state_changed_.wait_for(lock, timeout, [&] {
-    return state_ == ZOO_CONNECTED_STATE || state_ == ZOO_EXPIRED_SESSION_STATE;
+    return state_ == ZOO_CONNECTED_STATE || state_ == ZOO_EXPIRED_SESSION_STATE ||
+           state_ == ZOO_AUTH_FAILED_STATE;
   }) && state_ == ZOO_CONNECTED_STATE;
 }
 
 bool ZkClient::expired() const {
   std::lock_guard lock(mu_);
-  return state_ == ZOO_EXPIRED_SESSION_STATE;
+  return state_ == ZOO_EXPIRED_SESSION_STATE || state_ == ZOO_AUTH_FAILED_STATE;
 }
 
 }  // namespace caboose::clients

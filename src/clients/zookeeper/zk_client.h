@@ -28,15 +28,26 @@ class ZkConnectionLoss : public StorageFailure {
   using StorageFailure::StorageFailure;
 };
 
-// Where a zookeeper:// URI points: zookeeper://host:port[,host:port...][/path][?options].
+// An identity of ZooKeeper's digest scheme: sent with zoo_add_auth as "user:password".
+struct ZkCredentials {
+  std::string user;
+  std::string password;
+};
+
+// Where a zookeeper:// URI points:
+// zookeeper://[user:password@]host:port[,host:port...][/path][?options].
 struct ZkAddress {
   std::string hosts;
   std::string path;
   std::chrono::milliseconds session_timeout{10000};
+  // With credentials the client authenticates (digest) on every session, and the nodes it
+  // creates are open to that identity only.
+  std::optional<ZkCredentials> credentials = std::nullopt;
 };
 
-// Parses `uri`; `default_path` when it names none. Options: session_timeout_ms. Throws
-// InvalidArgument naming what is wrong.
+// Parses `uri`; `default_path` when it names none. Credentials are the userinfo before the last
+// '@' (before the query), the user up to its first ':'. Options: session_timeout_ms. Throws
+// InvalidArgument naming what is wrong, with the password shown as ***.
 ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path);
 
 struct ZkStat {
@@ -83,9 +94,14 @@ struct ZkMultiResult {
 class ZkClient {
  public:
   // Connects to `hosts` ("127.0.0.1:2181,..."), waiting up to `connect_timeout` for a session.
-  // Throws StorageFailure naming the hosts when none answers.
+  // With `credentials`, adds them (digest scheme) to the session and waits for the server's
+  // answer; the C client sends them again on every reconnection of that session, and every node
+  // this client creates gets ZOO_CREATOR_ALL_ACL (all rights to that identity only) instead of
+  // ZOO_OPEN_ACL_UNSAFE. Throws StorageFailure naming the hosts (never the password) when none
+  // answers or the server refuses the credentials.
   ZkClient(std::string hosts, std::chrono::milliseconds session_timeout,
-           std::chrono::milliseconds connect_timeout);
+           std::chrono::milliseconds connect_timeout,
+           std::optional<ZkCredentials> credentials = std::nullopt);
   ~ZkClient();
   ZkClient(const ZkClient&) = delete;
   ZkClient& operator=(const ZkClient&) = delete;
@@ -122,7 +138,8 @@ class ZkClient {
   std::int64_t session_id() const;
   // Whether the session is connected now (not connecting again, not expired).
   bool connected() const;
-  // Whether the server expired the session: its ephemeral nodes are gone; make a new client.
+  // Whether the session is over: expired by the server (its ephemeral nodes are gone) or closed
+  // for failed authentication. Make a new client.
   bool expired() const;
   // Waits up to `timeout` for the session to be connected; false if it is not (or expired).
   bool wait_connected(std::chrono::milliseconds timeout) const;
@@ -131,11 +148,17 @@ class ZkClient {
  private:
   static void on_event(zhandle_t* zh, int type, int state, const char* path, void* context);
   [[noreturn]] void fail(int rc, std::string_view what, const std::string& path) const;
+  void authenticate(const ZkCredentials& credentials, std::chrono::milliseconds timeout);
+  // The ACL of the nodes this client creates.
+  ACL_vector* acl() const;
 
   const std::string hosts_;
+  const bool authenticated_;
+  const std::string shown_;  // for messages: the hosts, after "user:***@" with credentials
   mutable std::mutex mu_;
   mutable std::condition_variable state_changed_;
   int state_ = 0;  // Guarded by mu_: ZooKeeper's session state (ZOO_CONNECTED_STATE, ...).
+  std::optional<int> auth_rc_;  // Guarded by mu_: the server's answer to zoo_add_auth.
   std::function<void(const std::string&)> child_watcher_;  // Guarded by mu_.
   std::function<void(int)> session_watcher_;               // Guarded by mu_.
   zhandle_t* zh_ = nullptr;

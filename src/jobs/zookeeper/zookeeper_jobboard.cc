@@ -823,7 +823,7 @@ class ZooKeeperJobBoard final : public JobBoard {
     }
     if (!client_ || client_->expired()) {
       client_ = std::make_unique<ZkClient>(address_.hosts, address_.session_timeout,
-                                           address_.session_timeout);
+                                           address_.session_timeout, address_.credentials);
       // Runs on the client's completion thread, which also completes the calls made under
       // mu_: it must never take mu_.
       client_->set_child_watcher([this](const std::string&) {

@@ -465,7 +465,7 @@ class ZooKeeperBackend final : public Backend {
     }
     if (!client_ || client_->expired()) {
       client_ = std::make_shared<ZkClient>(address_.hosts, address_.session_timeout,
-                                           address_.session_timeout);
+                                           address_.session_timeout, address_.credentials);
     }
     return client_;
   }
