@@ -3,6 +3,7 @@
 // then its URIs and its faults: a claim lapsing while its holder runs, the server restarting.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,11 +29,30 @@ using detail::EtcdEndpoints;
 using detail::EtcdKeys;
 using detail::EtcdOp;
 
+// A private etcd with authentication on, for the suite run with credentials: the user
+// "conductor" has a role granting readwrite on /taskflow/jobs/ and /taskflow/.trash/.
+EtcdServer& auth_server() {
+  static EtcdServer server;
+  static const bool ready = [] {
+    server.enable_auth("root-" + make_uuid());
+    server.add_user("conductor", "s3cret", {"/taskflow/jobs/", "/taskflow/.trash/"});
+    return true;
+  }();
+  (void)ready;
+  return server;
+}
+
 class EtcdBoardFixture : public BoardFixture {
  public:
-  EtcdBoardFixture()
-      : path_("caboose-test-" + make_uuid().substr(0, 8)),
-        uri_("etcd://" + EtcdServer::shared().hosts() + "/" + path_) {}
+  // With `authenticated`, on auth_server() with the URI carrying the user's credentials.
+  explicit EtcdBoardFixture(bool authenticated = false)
+      : server_(authenticated ? auth_server() : EtcdServer::shared()),
+        credentials_(authenticated ? std::optional<detail::EtcdCredentials>(
+                                         detail::EtcdCredentials{"conductor", "s3cret"})
+                                   : std::nullopt),
+        path_("caboose-test-" + make_uuid().substr(0, 8)),
+        uri_("etcd://" + (authenticated ? std::string("conductor:s3cret@") : std::string()) +
+             server_.hosts() + "/" + path_) {}
   JobBoard& board(const BoardOptions& options) override {
     if (!board_) {
       board_ = fetch_jobboard(uri_, options);
@@ -43,7 +63,7 @@ class EtcdBoardFixture : public BoardFixture {
     return fetch_jobboard(uri_, options);
   }
   void corrupt(const std::string& job_uuid) override {
-    EtcdClient etcd(EtcdEndpoints{{EtcdServer::shared().hosts()}, 5000ms});
+    EtcdClient etcd(EtcdEndpoints{{server_.hosts()}, 5000ms, credentials_});
     const EtcdKeys keys(path_);
     for (const auto& kv : etcd.range(EtcdOp::get_prefix(keys.jobs())).kvs) {
       if (kv.key.ends_with(".data") && kv.value.find(job_uuid) != std::string::npos) {
@@ -53,15 +73,22 @@ class EtcdBoardFixture : public BoardFixture {
   }
 
  private:
+  EtcdServer& server_;
+  std::optional<detail::EtcdCredentials> credentials_;
   std::string path_;
   std::string uri_;
   std::unique_ptr<JobBoard> board_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Etcd, JobBoardConformance,
-                         ::testing::Values(BoardFactory{
-                             "etcd", [] { return std::make_unique<EtcdBoardFixture>(); }}),
-                         BoardName());
+// The suite once as everyone else runs it, and once with etcd's authentication on and the
+// user's credentials in the URI.
+INSTANTIATE_TEST_SUITE_P(
+    Etcd, JobBoardConformance,
+    ::testing::Values(BoardFactory{"etcd", [] { return std::make_unique<EtcdBoardFixture>(); }},
+                      BoardFactory{"etcd_auth",
+                                   [] { return std::make_unique<EtcdBoardFixture>(true); },
+                                   /*races=*/100}),
+    BoardName());
 
 // A fresh board path on `hosts`, and its URI.
 struct TestBoard {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kEtcd = "/usr/bin/etcd";
+constexpr const char* kEtcdctl = "/usr/bin/etcdctl";
 
 // Whether the server answers GET /health with "true".
 bool healthy(int port) {
@@ -165,6 +167,57 @@ void EtcdServer::stop(int signal) noexcept {
   }
   std::error_code ec;
   fs::remove_all(dir_, ec);
+}
+
+std::string EtcdServer::etcdctl(const std::string& args, const std::string& input) const {
+  if (!fs::exists(kEtcdctl)) {
+    throw std::runtime_error("etcdctl not found (apt-get install etcd-client)");
+  }
+  std::string command = std::string(kEtcdctl) + " --endpoints=" + hosts();
+  if (!input.empty()) {
+    command = "printf '%s\\n' '" + input + "' | " + command;
+  }
+  if (!root_password_.empty()) {
+    command += " --user=root:" + root_password_;
+  }
+  command += " " + args + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  if (!pipe) {
+    throw std::runtime_error("cannot run etcdctl");
+  }
+  std::string out;
+  char buffer[4096];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) {
+    out.append(buffer, n);
+  }
+  if (::pclose(pipe.release()) != 0) {
+    throw std::runtime_error("etcdctl " + args + " failed: " + out);
+  }
+  return out;
+}
+
+void EtcdServer::enable_auth(const std::string& root_password) {
+  etcdctl("user add root --interactive=false --new-user-password=" + root_password);
+  etcdctl("user grant-role root root");
+  etcdctl("auth enable");
+  root_password_ = root_password;
+}
+
+void EtcdServer::add_user(const std::string& user, const std::string& password,
+                          const std::vector<std::string>& prefixes) {
+  etcdctl("user add " + user + " --interactive=false --new-user-password=" + password);
+  if (prefixes.empty()) {
+    return;
+  }
+  etcdctl("role add " + user + "-role");
+  for (const std::string& prefix : prefixes) {
+    etcdctl("role grant-permission " + user + "-role --prefix=true readwrite " + prefix);
+  }
+  etcdctl("user grant-role " + user + " " + user + "-role");
+}
+
+void EtcdServer::set_password(const std::string& user, const std::string& password) {
+  etcdctl("user passwd " + user + " --interactive=false", password);
 }
 
 std::string EtcdServer::hosts() const {

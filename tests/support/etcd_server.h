@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace caboose::testing {
 
@@ -27,9 +28,22 @@ class EtcdServer {
   // Stops the server (SIGKILL) and leaves it down until restart().
   void kill();
 
+  // Turns on etcd's authentication: a root user (its password `root_password`) with the root
+  // role, then `auth enable`. Later etcdctl calls run as root. Throws std::runtime_error with
+  // etcdctl's output when a step fails (naming etcd-client when etcdctl is missing).
+  void enable_auth(const std::string& root_password);
+  // A user whose own role grants readwrite on each of `prefixes` (key prefixes); none: no role.
+  void add_user(const std::string& user, const std::string& password,
+                const std::vector<std::string>& prefixes);
+  // Sets the user's password (etcd then drops every token it gave that user).
+  void set_password(const std::string& user, const std::string& password);
+
  private:
+  // Runs etcdctl with `args`, `input` on its standard input; its output.
+  std::string etcdctl(const std::string& args, const std::string& input = {}) const;
   void start();
   void stop(int signal) noexcept;
+  std::string root_password_;  // once enable_auth() ran
   std::string dir_;
   int port_ = 0;
   int peer_port_ = 0;

@@ -155,8 +155,10 @@ class JobBoard {
 // zookeeper://[user:password@]host:port[,host:port...][/path][?session_timeout_ms=N]
 // (TaskFlow's ZooKeeper layout, default path /taskflow/jobs; with credentials, digest
 // authentication and nodes open to that identity only);
-// etcd://host:port[,host:port...]/path[?timeout_ms=N] (TaskFlow's etcd layout, keys under
-// /taskflow/jobs/<path>). Every scheme takes ?lease_ms=30000&max_attempts=5.
+// etcd://[user:password@]host:port[,host:port...]/path[?timeout_ms=N] (TaskFlow's etcd layout,
+// keys under /taskflow/jobs/<path>; with credentials, etcd's authentication: the user's roles
+// need readwrite on /taskflow/jobs/<path> and /taskflow/.trash/<path> as prefixes).
+// Every scheme takes ?lease_ms=30000&max_attempts=5.
 // Throws InvalidArgument naming what is wrong with the URI, StorageFailure when the store
 // cannot be opened or reached.
 [[nodiscard]] std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri,

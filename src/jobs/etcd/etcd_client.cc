@@ -183,7 +183,9 @@ size_t append_body(char* data, size_t size, size_t count, void* user) {
 constexpr std::int64_t kInvalidArgument = 3;
 constexpr std::int64_t kNotFound = 5;
 constexpr std::int64_t kAlreadyExists = 6;
+constexpr std::int64_t kPermissionDenied = 7;
 constexpr std::int64_t kFailedPrecondition = 9;
+constexpr std::int64_t kUnauthenticated = 16;
 
 }  // namespace
 
@@ -290,8 +292,7 @@ struct EtcdClient::Handle {
     if (easy == nullptr) {
       throw StorageFailure("curl_easy_init failed");
     }
-    headers = curl().slist_append(nullptr, "Content-Type: application/json");
-    headers = curl().slist_append(headers, "Expect:");  // no 100-continue round trip
+    set_token({});
   }
   ~Handle() {
     curl().slist_free_all(headers);
@@ -300,8 +301,23 @@ struct EtcdClient::Handle {
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
 
+  // The headers for requests carrying `new_token` ("" for none).
+  void set_token(const std::string& new_token) {
+    if (headers != nullptr && new_token == token) {
+      return;
+    }
+    curl().slist_free_all(headers);
+    headers = curl().slist_append(nullptr, "Content-Type: application/json");
+    headers = curl().slist_append(headers, "Expect:");  // no 100-continue round trip
+    if (!new_token.empty()) {
+      headers = curl().slist_append(headers, ("Authorization: " + new_token).c_str());
+    }
+    token = new_token;
+  }
+
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  std::string token;  // the one in headers
 };
 
 EtcdClient::EtcdClient(EtcdEndpoints endpoints) : endpoints_(std::move(endpoints)) {
@@ -310,13 +326,13 @@ EtcdClient::EtcdClient(EtcdEndpoints endpoints) : endpoints_(std::move(endpoints
 
 EtcdClient::~EtcdClient() = default;
 
-Value EtcdClient::call(std::string_view path, const Value& body) {
-  const std::string payload = body.dump();
+EtcdClient::Reply EtcdClient::post(std::string_view path, const std::string& payload,
+                                   const std::string& token) {
   const LibCurl& c = curl();
-  std::lock_guard lock(mu_);
   if (!handle_) {
     handle_ = std::make_unique<Handle>();
   }
+  handle_->set_token(token);
   CURL* easy = handle_->easy;
   std::string failures;
   const std::size_t n = endpoints_.hosts.size();
@@ -355,27 +371,99 @@ Value EtcdClient::call(std::string_view path, const Value& body) {
       throw StorageFailure(fmt::format("etcd {}{}: HTTP {} with a reply that is not JSON: {}", host,
                                        path, status, reply.substr(0, 200)));
     }
-    if (status == 200 && !v.contains("error")) {
-      return v;
-    }
-    const std::int64_t code = etcd_int(v, "code");
-    const std::string message =
-        fmt::format("etcd {}{}: {} (code {}, HTTP {})", host, path,
-                    v.value("message", v.value("error", std::string("?"))), code, status);
-    switch (code) {
-      case kInvalidArgument:
-        throw InvalidArgument(message);
-      case kNotFound:
-        throw NotFound(message);
-      case kAlreadyExists:
-        throw Duplicate(message);
-      case kFailedPrecondition:
-        throw InvalidState(message);
-      default:
-        throw StorageFailure(message);
-    }
+    return Reply{host, status, std::move(v)};
   }
   throw StorageFailure(fmt::format("cannot reach etcd {}: {}", endpoints_.names(), failures));
+}
+
+namespace {
+
+bool is_error(long status, const Value& body) {
+  return status != 200 || body.contains("error");
+}
+
+std::string error_text(const Value& body) {
+  return body.value("message", body.value("error", std::string("?")));
+}
+
+// etcd refused the token: expired, dropped (its user's password changed), or issued before a
+// change to the users and roles (the request was not applied: send it again with a new token).
+bool token_refused(long status, const Value& body) {
+  if (!is_error(status, body)) {
+    return false;
+  }
+  const std::string text = error_text(body);
+  return etcd_int(body, "code") == kUnauthenticated ||
+         text.find("invalid auth token") != std::string::npos ||
+         text.find("revision of auth store is old") != std::string::npos;
+}
+
+}  // namespace
+
+void EtcdClient::authenticate() {
+  const EtcdCredentials& who = *endpoints_.credentials;
+  // The password goes only into this request's body, which nothing logs or shows.
+  const std::string payload = Value{{"name", who.user}, {"password", who.password}}.dump();
+  const Reply r = post("/v3/auth/authenticate", payload, {});
+  if (is_error(r.status, r.body) || !r.body.contains("token") || !r.body["token"].is_string()) {
+    throw StorageFailure(fmt::format("etcd {}: authentication as user '{}' failed: {} (HTTP {})",
+                                     r.host, who.user, error_text(r.body), r.status));
+  }
+  token_ = r.body["token"].get<std::string>();
+}
+
+std::string EtcdClient::token(const std::string& refused) {
+  if (!endpoints_.credentials) {
+    return {};
+  }
+  std::lock_guard lock(mu_);
+  if (token_.empty() || token_ == refused) {
+    authenticate();
+  }
+  return token_;
+}
+
+Value EtcdClient::call(std::string_view path, const Value& body) {
+  const std::string payload = body.dump();
+  std::lock_guard lock(mu_);
+  if (endpoints_.credentials && token_.empty()) {
+    authenticate();
+  }
+  Reply r = post(path, payload, token_);
+  if (endpoints_.credentials && token_refused(r.status, r.body)) {
+    authenticate();
+    r = post(path, payload, token_);
+  }
+  if (!is_error(r.status, r.body)) {
+    return std::move(r.body);
+  }
+  const std::int64_t code = etcd_int(r.body, "code");
+  const std::string text = error_text(r.body);
+  std::string message =
+      fmt::format("etcd {}{}: {} (code {}, HTTP {})", r.host, path, text, code, r.status);
+  if (code == kPermissionDenied) {
+    throw StorageFailure(message +
+                         (endpoints_.credentials
+                              ? fmt::format(": user '{}' has no role granting this on these keys",
+                                            endpoints_.credentials->user)
+                              : std::string()));
+  }
+  if (text.find("user name is empty") != std::string::npos || code == kUnauthenticated) {
+    throw StorageFailure(message +
+                         ": etcd requires authentication (etcd://user:password@host:port/path)");
+  }
+  switch (code) {
+    case kInvalidArgument:
+      throw InvalidArgument(message);
+    case kNotFound:
+      throw NotFound(message);
+    case kAlreadyExists:
+      throw Duplicate(message);
+    case kFailedPrecondition:
+      throw InvalidState(message);
+    default:
+      throw StorageFailure(message);
+  }
 }
 
 EtcdRangeResult EtcdClient::range(const EtcdOp& request) {
@@ -417,8 +505,8 @@ void EtcdClient::lease_revoke(std::int64_t id) {
   call("/v3/lease/revoke", Value{{"ID", std::to_string(id)}});
 }
 
-std::int64_t EtcdClient::revision() {
-  EtcdOp op = EtcdOp::get(std::string(1, '\0'));
+std::int64_t EtcdClient::revision(const std::string& key) {
+  EtcdOp op = EtcdOp::get(key);
   op.count_only = true;
   return range(op).revision;
 }

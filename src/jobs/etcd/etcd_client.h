@@ -105,9 +105,18 @@ struct EtcdLease {
   std::chrono::seconds ttl{0};  // as granted (etcd raises a TTL below its minimum)
 };
 
+// A user of etcd's authentication (etcd://user:password@host/path).
+struct EtcdCredentials {
+  std::string user;
+  std::string password;
+};
+
 struct EtcdEndpoints {
   std::vector<std::string> hosts;  // "host:port"
   std::chrono::milliseconds timeout{5000};
+  // With credentials, the client authenticates (/v3/auth/authenticate) and sends the token it
+  // gets with every request.
+  std::optional<EtcdCredentials> credentials = std::nullopt;
 
   // "host:port,host:port", for messages.
   std::string names() const;
@@ -115,8 +124,8 @@ struct EtcdEndpoints {
 
 class EtcdClient {
  public:
-  // Connects lazily: the first call opens the connection. Throws StorageFailure when libcurl
-  // cannot be loaded.
+  // Connects lazily: the first call opens the connection (and authenticates, with credentials).
+  // Throws StorageFailure when libcurl cannot be loaded.
   explicit EtcdClient(EtcdEndpoints endpoints);
   ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
@@ -135,22 +144,43 @@ class EtcdClient {
   // Revokes the lease, deleting the keys attached to it. NotFound when it is gone.
   void lease_revoke(std::int64_t id);
 
-  // The current revision of the store.
-  std::int64_t revision();
+  // The current revision of the store, read with a range on `key` (any key the user may read).
+  std::int64_t revision(const std::string& key = std::string(1, '\0'));
   const EtcdEndpoints& endpoints() const { return endpoints_; }
 
-  // POSTs `body` to `path` (/v3/...) and returns the JSON reply. Throws StorageFailure naming
-  // the endpoint when no endpoint answers or the reply is lost, and etcd's errors mapped to
-  // caboose's (NotFound, InvalidArgument for a request etcd refuses, ...).
+  // The token to send as the Authorization header ("" without credentials), authenticating when
+  // there is none yet or when `refused` is the current one (etcd said it is invalid: expired,
+  // or dropped because the user's password changed). For the watch, which keeps its own
+  // connection.
+  std::string token(const std::string& refused = {});
+
+  // POSTs `body` to `path` (/v3/...) and returns the JSON reply. With credentials, a request
+  // refused for an invalid token (expired, or dropped by a password change) is sent once more after
+  // authenticating again; etcd checks the token before it applies anything. Throws
+  // StorageFailure naming the endpoint when no endpoint answers or the reply is lost, or when
+  // authentication fails or a permission is missing (never with the password), and etcd's other
+  // errors mapped to caboose's (NotFound, InvalidArgument for a request etcd refuses, ...).
   Value call(std::string_view path, const Value& body);
 
  private:
   struct Handle;
+  struct Reply {
+    std::string host;
+    long status = 0;
+    Value body;
+  };
+
+  // One POST to the first endpoint that answers, with `token` (if any). Throws StorageFailure
+  // when none answers or the reply is lost or not JSON. Called with mu_ held.
+  Reply post(std::string_view path, const std::string& payload, const std::string& token);
+  // Authenticates with the credentials; the new token in token_. Called with mu_ held.
+  void authenticate();
 
   const EtcdEndpoints endpoints_;
   std::mutex mu_;
   std::unique_ptr<Handle> handle_;  // Guarded by mu_.
   std::size_t current_ = 0;         // Guarded by mu_: the endpoint that answered last.
+  std::string token_;               // Guarded by mu_: "" until authenticated.
 };
 
 // Parsing of the gateway's JSON, shared with the watch.

@@ -80,15 +80,19 @@ class EtcdJobBoard final : public JobBoard {
     check_options(options_);
     client_ = std::make_unique<EtcdClient>(address_.endpoints);
     // The watch starts at the revision read now: nothing that happens after this is missed.
-    const std::int64_t start = client_->revision() + 1;
-    watch_ = std::make_unique<detail::EtcdWatch>(address_.endpoints, keys_.jobs(),
-                                                 detail::prefix_end(keys_.jobs()), start, [this] {
-                                                   {
-                                                     std::lock_guard lock(watch_mu_);
-                                                     ++changes_;
-                                                   }
-                                                   changed_.notify_all();
-                                                 });
+    // (Read on a key of the board's own: a user of etcd's authentication may read only those.
+    // With credentials, this first call authenticates: a wrong password fails here.)
+    const std::int64_t start = client_->revision(keys_.sequence()) + 1;
+    watch_ = std::make_unique<detail::EtcdWatch>(
+        address_.endpoints, keys_.jobs(), detail::prefix_end(keys_.jobs()), start,
+        [this] {
+          {
+            std::lock_guard lock(watch_mu_);
+            ++changes_;
+          }
+          changed_.notify_all();
+        },
+        [client = client_.get()](const std::string& refused) { return client->token(refused); });
   }
 
   ~EtcdJobBoard() override { close(); }

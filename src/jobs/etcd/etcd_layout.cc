@@ -7,6 +7,7 @@
 #include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
+#include "core/redact_uri.h"
 #include "jobs/json_posting.h"
 
 namespace caboose::jobs::detail {
@@ -33,17 +34,30 @@ std::optional<std::int64_t> optional_micros(const Value& v, const char* field) {
 
 }  // namespace
 
-EtcdAddress parse_etcd_uri(std::string_view uri) {
-  if (uri.substr(0, kScheme.size()) != kScheme) {
+EtcdAddress parse_etcd_uri(std::string_view full_uri) {
+  // Messages show the URI with its password as ***.
+  const std::string uri = caboose::detail::redact_uri(full_uri);
+  if (full_uri.substr(0, kScheme.size()) != kScheme) {
     throw InvalidArgument(fmt::format("'{}' is not an etcd:// URI", uri));
   }
-  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view rest = full_uri.substr(kScheme.size());
   std::string_view query;
   if (const auto q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
   EtcdAddress a;
+  // user:password@, as the Redis URI: up to the last '@', the user up to its first ':'.
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (colon == 0 || colon == std::string_view::npos) {
+      throw InvalidArgument(fmt::format("etcd URI '{}': credentials must be user:password", uri));
+    }
+    a.endpoints.credentials = EtcdCredentials{std::string(userinfo.substr(0, colon)),
+                                              std::string(userinfo.substr(colon + 1))};
+  }
   const auto slash = rest.find('/');
   std::string_view hosts = rest.substr(0, slash);
   if (hosts.empty()) {

@@ -36,7 +36,8 @@ struct EtcdAddress {
   std::string path;  // TaskFlow's board "path", without leading or trailing slashes
 };
 
-// etcd://host[:port][,host[:port]...]/path[?timeout_ms=N]. InvalidArgument naming the problem.
+// etcd://[user:password@]host[:port][,host[:port]...]/path[?timeout_ms=N]. InvalidArgument
+// naming the problem (the password shown as ***).
 EtcdAddress parse_etcd_uri(std::string_view uri);
 
 struct EtcdKeys {

@@ -33,11 +33,13 @@ size_t on_data(char* data, size_t size, size_t count, void* user) {
 }  // namespace
 
 EtcdWatch::EtcdWatch(EtcdEndpoints endpoints, std::string key, std::string range_end,
-                     std::int64_t start_revision, std::function<void()> on_change)
+                     std::int64_t start_revision, std::function<void()> on_change,
+                     TokenSource token)
     : endpoints_(std::move(endpoints)),
       key_(std::move(key)),
       range_end_(std::move(range_end)),
       on_change_(std::move(on_change)),
+      token_source_(std::move(token)),
       multi_(curl().multi_init()),
       next_revision_(start_revision) {
   if (multi_ == nullptr) {
@@ -97,12 +99,18 @@ bool EtcdWatch::stream_once(const std::stop_token& stop, const std::string& host
   }
   const std::string payload = Value{{"create_request", create}}.dump();
   const std::string url = fmt::format("http://{}/v3/watch", host);
+  // May authenticate (a round trip on the client's connection): a failure ends this attempt.
+  const std::string token = token_source_ ? token_source_(refused_token_) : std::string();
   pending_.clear();
   bool established = false;
   bool canceled = false;
+  bool refused = false;
   WriteTarget target{&pending_, [&](const std::string& line) {
                        const Reply reply = take_line(line);
-                       established = established || reply.created;
+                       // etcd answers a token it does not accept with a watch created and
+                       // canceled at once.
+                       refused = refused || (reply.created && reply.canceled);
+                       established = established || (reply.created && !reply.canceled);
                        canceled = canceled || reply.canceled;
                      }};
   CURL* easy = c.easy_init();
@@ -111,6 +119,9 @@ bool EtcdWatch::stream_once(const std::stop_token& stop, const std::string& host
   }
   curl_slist* headers = c.slist_append(nullptr, "Content-Type: application/json");
   headers = c.slist_append(headers, "Expect:");
+  if (!token.empty()) {
+    headers = c.slist_append(headers, ("Authorization: " + token).c_str());
+  }
   c.easy_setopt(easy, CURLOPT_URL, url.c_str());
   c.easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   c.easy_setopt(easy, CURLOPT_POSTFIELDS, payload.c_str());
@@ -135,6 +146,13 @@ bool EtcdWatch::stream_once(const std::stop_token& stop, const std::string& host
   c.multi_remove_handle(multi_, easy);
   c.easy_cleanup(easy);
   c.slist_free_all(headers);
+  refused_token_ = refused ? token : std::string();
+  if (refused) {
+    // Not set up: backs off, then asks for a new token (the user may also lack the permission).
+    caboose::detail::log().warn("etcd watch on {}: refused (token expired, or no permission)",
+                                host);
+    return false;
+  }
   if (established && !stop.stop_requested()) {
     caboose::detail::log().warn("etcd watch on {} ended; connecting again", host);
   }
@@ -149,6 +167,12 @@ EtcdWatch::Reply EtcdWatch::take_line(const std::string& line) {
   }
   const Value& r = v["result"];
   const Reply reply{.created = r.value("created", false), .canceled = r.value("canceled", false)};
+  if (reply.created && reply.canceled) {
+    // Refused at once (a token etcd does not accept, no permission): not set up, nothing seen.
+    caboose::detail::log().debug("etcd watch refused: {}",
+                                 r.value("cancel_reason", std::string("?")));
+    return reply;
+  }
   bool changed = false;
   {
     std::lock_guard lock(mu_);

@@ -20,10 +20,17 @@ namespace caboose::jobs::detail {
 
 class EtcdWatch {
  public:
+  // The token for a stream's Authorization header ("" for none), given the one etcd refused
+  // last ("" at first): EtcdClient::token.
+  using TokenSource = std::function<std::string(const std::string& refused)>;
+
   // Watches [key, range_end) from `start_revision` on (changes made at or after it are
   // reported). `on_change` runs on the watch thread with no lock held and must not throw.
+  // With `token`, every stream sends one; a stream etcd cancels at once (as it does for an
+  // expired token) asks for a new one.
   EtcdWatch(EtcdEndpoints endpoints, std::string key, std::string range_end,
-            std::int64_t start_revision, std::function<void()> on_change);
+            std::int64_t start_revision, std::function<void()> on_change,
+            TokenSource token = nullptr);
   ~EtcdWatch();
   EtcdWatch(const EtcdWatch&) = delete;
   EtcdWatch& operator=(const EtcdWatch&) = delete;
@@ -37,7 +44,7 @@ class EtcdWatch {
   bool stream_once(const std::stop_token& stop, const std::string& host);
   struct Reply {
     bool created = false;   // the stream is set up
-    bool canceled = false;  // the server ended the watch (compaction): set it up again
+    bool canceled = false;  // the server ended the watch (compaction, a refused token): again
   };
   Reply take_line(const std::string& line);
 
@@ -45,12 +52,14 @@ class EtcdWatch {
   const std::string key_;
   const std::string range_end_;
   const std::function<void()> on_change_;
+  const TokenSource token_source_;
   CURLM* multi_ = nullptr;  // made before the thread; the destructor wakes it
   mutable std::mutex mu_;
   std::condition_variable_any backoff_;
   std::int64_t next_revision_ = 0;  // Guarded by mu_: where a new stream resumes.
   std::uint64_t connections_ = 0;   // Guarded by mu_.
   std::string pending_;             // Only the watch thread: a line not yet complete.
+  std::string refused_token_;       // Only the watch thread: the token of a refused stream.
 
   std::jthread thread_;  // last: stops and joins first
 };
