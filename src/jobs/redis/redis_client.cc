@@ -7,6 +7,8 @@
 
 #include "caboose/core/errors.h"
 
+#include "core/redact_uri.h"
+
 namespace caboose::jobs::detail {
 namespace {
 
@@ -49,10 +51,12 @@ Reply convert(const redisReply* r) {
 }  // namespace
 
 RedisAddress RedisAddress::parse(std::string_view uri) {
+  // Messages show the URI with its password as ***.
+  const std::string redacted = caboose::detail::redact_uri(uri);
   RedisAddress a;
   constexpr std::string_view kScheme = "redis://";
   if (uri.substr(0, kScheme.size()) != kScheme) {
-    throw InvalidArgument(fmt::format("Redis URI '{}' does not start with redis://", uri));
+    throw InvalidArgument(fmt::format("Redis URI '{}' does not start with redis://", redacted));
   }
   std::string_view rest = uri.substr(kScheme.size());
   std::string_view query;
@@ -76,11 +80,11 @@ RedisAddress RedisAddress::parse(std::string_view uri) {
     hostport = rest.substr(0, slash);
     const std::string_view db = rest.substr(slash + 1);
     if (!db.empty()) {
-      a.db = number(uri, "database number", db, 0, 1 << 20);
+      a.db = number(redacted, "database number", db, 0, 1 << 20);
     }
   }
   if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    a.port = number(uri, "port", hostport.substr(colon + 1), 1, 65535);
+    a.port = number(redacted, "port", hostport.substr(colon + 1), 1, 65535);
     hostport = hostport.substr(0, colon);
   }
   if (!hostport.empty()) {
@@ -95,10 +99,10 @@ RedisAddress RedisAddress::parse(std::string_view uri) {
     if (key == "namespace") {
       a.key_namespace = std::string(value);
     } else if (key == "timeout_ms") {
-      a.timeout = std::chrono::milliseconds(number(uri, "timeout_ms", value, 1, 3600000));
+      a.timeout = std::chrono::milliseconds(number(redacted, "timeout_ms", value, 1, 3600000));
     } else {
       throw InvalidArgument(fmt::format(
-          "Redis URI '{}': unknown option '{}' (known: namespace, timeout_ms)", uri, key));
+          "Redis URI '{}': unknown option '{}' (known: namespace, timeout_ms)", redacted, key));
     }
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
