@@ -1,7 +1,10 @@
 // The URI parsers and redactions, without connecting anywhere: ZooKeeper, Redis and etcd
 // board/backend URIs, a PostgreSQL conninfo's caboose options and redaction, a jobboard URI's
 // redaction. Parsers return or throw a caboose::Error; a password a parser finds never survives
-// redaction.
+// redaction, nor appears in the ZooKeeper and etcd parsers' errors.
+#include <string>
+#include <string_view>
+
 #include "caboose/core/errors.h"
 #include "caboose/persistence/postgres_backend.h"
 
@@ -14,17 +17,64 @@
 using caboose::Error;
 namespace detail = caboose::jobs::detail;
 
+namespace {
+
+// ":password@" of a plain URI (scheme://user:password@host..., the scheme and user of letters
+// and digits, a password without ':', '@', '/' or '?', no query), or "" for any other input. In
+// such a URI that text occurs once, so a parser's message holds it only if it leaked the
+// password.
+std::string secret_of(std::string_view uri) {
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  const auto scheme = uri.find("://");
+  const auto at = uri.rfind('@');
+  if (uri.find('?') != std::string_view::npos || scheme == std::string_view::npos ||
+      at == std::string_view::npos || at < scheme) {
+    return {};
+  }
+  const auto colon = uri.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at || at - colon < 2) {
+    return {};
+  }
+  for (const char c : uri.substr(0, scheme)) {
+    if (!alnum(c)) {
+      return {};
+    }
+  }
+  for (const char c : uri.substr(scheme + 3, colon - scheme - 3)) {
+    if (!alnum(c)) {
+      return {};
+    }
+  }
+  const std::string_view password = uri.substr(colon + 1, at - colon - 1);
+  if (password == "***" || password.find_first_of(":@/?") != std::string_view::npos) {
+    return {};
+  }
+  return ":" + std::string(password) + "@";
+}
+
+bool shows(const Error& e, const std::string& secret) {
+  return !secret.empty() && std::string_view(e.what()).find(secret) != std::string_view::npos;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view uri = caboose::fuzz::as_text(data, size);
+  const std::string plain_secret = secret_of(uri);
   try {
     const auto zk = caboose::clients::parse_zk_uri(uri, "/taskflow");
     CABOOSE_FUZZ_CHECK(!zk.hosts.empty() && zk.session_timeout.count() > 0);
-  } catch (const Error&) {
+    CABOOSE_FUZZ_CHECK(zk.hosts.find('@') == std::string::npos);
+  } catch (const Error& e) {
+    CABOOSE_FUZZ_CHECK(!shows(e, plain_secret));
   }
   try {
     const auto etcd = detail::parse_etcd_uri(uri);
     CABOOSE_FUZZ_CHECK(!etcd.endpoints.hosts.empty() && !etcd.path.empty());
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    CABOOSE_FUZZ_CHECK(!shows(e, plain_secret));
   }
   try {
     const auto redis = detail::RedisAddress::parse(uri);

@@ -14,10 +14,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -98,7 +100,7 @@ PostgresServer& PostgresServer::shared() {
   return server;
 }
 
-PostgresServer::PostgresServer() {
+PostgresServer::PostgresServer(PostgresServerOptions options) : options_(std::move(options)) {
   std::string pattern = (fs::temp_directory_path() / "caboose-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed");
@@ -125,9 +127,23 @@ void PostgresServer::start() {
   const std::string bin = bin_dir();
   const std::string data = dir_ + "/data";
   const std::string log = dir_ + "/server.log";
-  const int initdb = wait_exit(spawn({bin + "/initdb", "-D", data, "-U", "postgres", "--auth=trust",
-                                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"},
-                                     log));
+  std::vector<std::string> initdb_args = {
+      bin + "/initdb", "-D", data, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"};
+  if (options_.password.empty()) {
+    initdb_args.push_back("--auth=trust");
+  } else {
+    // The password from a file the server user can read (never on a command line).
+    const std::string pwfile = dir_ + "/pwfile";
+    std::ofstream(pwfile) << options_.password << "\n";
+    if (const passwd* pw = server_user()) {
+      if (::chown(pwfile.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        throw std::runtime_error("cannot give " + pwfile + " to the postgres user");
+      }
+    }
+    initdb_args.insert(initdb_args.end(),
+                       {"--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile});
+  }
+  const int initdb = wait_exit(spawn(initdb_args, log));
   if (initdb != 0) {
     throw std::runtime_error("initdb failed (exit " + std::to_string(initdb) + "), see " + log);
   }
@@ -195,7 +211,9 @@ void PostgresServer::stop() noexcept {
 }
 
 std::string PostgresServer::uri(const std::string& database) const {
-  return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
+  const std::string userinfo =
+      options_.password.empty() ? "postgres" : "postgres:" + options_.password;
+  return "postgresql://" + userinfo + "@127.0.0.1:" + std::to_string(port_) + "/" + database;
 }
 
 std::string PostgresServer::create_database() {

@@ -9,13 +9,23 @@
 
 namespace caboose::testing {
 
+struct PostgresServerOptions {
+  // Non-empty: the postgres superuser gets this password and connections over TCP must give it
+  // (scram-sha-256 in pg_hba.conf; the Unix socket stays trust). Empty: trust everywhere.
+  std::string password;
+};
+
 class PostgresServer {
  public:
   // The process's server, started on first use and stopped at exit. Throws std::runtime_error
   // saying why it could not start.
   static PostgresServer& shared();
 
-  // A new, empty database; returns its URI (postgresql://postgres@127.0.0.1:<port>/<name>).
+  // A server of its own, stopped by the destructor.
+  explicit PostgresServer(PostgresServerOptions options = {});
+
+  // A new, empty database; returns its URI (postgresql://postgres[:password]@127.0.0.1:<port>/
+  // <name>).
   std::string create_database();
   std::string uri(const std::string& database) const;
   int port() const { return port_; }
@@ -28,11 +38,12 @@ class PostgresServer {
   ~PostgresServer();
 
  private:
-  PostgresServer();
   void start();
   // Starts the server on the data directory; whether it came up on port_.
   bool launch();
   void stop() noexcept;
+
+  const PostgresServerOptions options_;
 
   std::string dir_;
   int port_ = 0;
