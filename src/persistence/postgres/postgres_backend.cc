@@ -552,11 +552,12 @@ class PostgresBackend final : public Backend {
     // Waits until the socket is ready for `events`; false once the deadline has passed.
     const auto ready = [&](short events) {
       for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) {
           return false;
         }
+        // Rounded up: never wake (and give up) before the deadline.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
         pollfd fd{pq().PQsocket(c.conn), events, 0};
         const int n = ::poll(&fd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
         if (n > 0) {
