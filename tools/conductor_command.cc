@@ -25,7 +25,6 @@
 #include "caboose/persistence/fetch.h"
 
 #include "http_server.h"
-#include "jobs_command.h"
 #include "progress.h"
 #include "stop_signals.h"
 

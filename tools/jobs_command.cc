@@ -221,14 +221,12 @@ int watch_jobs(std::ostream& out, const JobsOptions& options, const WatchOptions
         {"claimable", 0}, {"waiting", 0}, {"claimed", 0}};
     Value claimed = Value::array();
     for (const Job& job : all) {
+      ++by_state[std::string(jobs::availability(job, at))];
       if (job.state == jobs::JobState::kClaimed) {
-        ++by_state["claimed"];
         claimed.push_back({{"job", job.uuid},
                            {"name", job.name},
                            {"owner", job.owner.value_or("")},
                            {"attempt", job.attempts}});
-      } else {
-        ++by_state[job.not_before && *job.not_before > at ? "waiting" : "claimable"];
       }
     }
     if (options.json) {

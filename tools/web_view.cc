@@ -85,14 +85,6 @@ HttpResponse redirect(const std::string& to) {
                       .headers = {{"Location", to}}};
 }
 
-// What a job's state is for a viewer: claimed, waiting (in backoff) or claimable.
-std::string view_state(const jobs::Job& job, jobs::TimePoint at) {
-  if (job.state == jobs::JobState::kClaimed) {
-    return "claimed";
-  }
-  return job.not_before && *job.not_before > at ? "waiting" : "claimable";
-}
-
 // Runs `program` with `input` on its standard input; its standard output, or nullopt if it
 // cannot run, fails or takes longer than 10 s.
 std::optional<std::string> filter(const std::string& program, const std::vector<std::string>& args,
@@ -256,7 +248,7 @@ HttpResponse WebView::overview() {
   constexpr std::array<const char*, 3> kStates = {"claimable", "waiting", "claimed"};
   std::map<std::pair<std::string, std::string>, int> counts;
   for (const jobs::Job& job : jobs) {
-    ++counts[{view_state(job, at), std::string(to_string(job.priority))}];
+    ++counts[{std::string(jobs::availability(job, at)), std::string(to_string(job.priority))}];
   }
   std::string body = fmt::format(
       "<p>Board <code>{}</code>, persistence <code>{}</code>.</p>"
@@ -289,7 +281,7 @@ HttpResponse WebView::jobs_page(const std::string& state) {
   std::string rows;
   int shown = 0;
   for (const jobs::Job& job : board_.iterjobs()) {
-    const std::string viewed = view_state(job, at);
+    const std::string viewed = std::string(jobs::availability(job, at));
     if (!state.empty() && viewed != state) {
       continue;
     }
@@ -321,8 +313,7 @@ HttpResponse WebView::job_page(const std::string& uuid) {
     body += fmt::format("<tr><th>{}</th><td>{}</td></tr>", name, html);
   };
   row("uuid", "<code>" + html_escape(job.uuid) + "</code>");
-  row("state", html_escape(job.state == jobs::JobState::kTrashed ? std::string("trashed")
-                                                                 : view_state(job, jobs::now())));
+  row("state", std::string(jobs::availability(job, jobs::now())));
   row("priority", std::string(to_string(job.priority)));
   row("attempts", fmt::format("{} of {}", job.attempts, job.max_attempts));
   row("owner", html_escape(job.owner.value_or("-")));

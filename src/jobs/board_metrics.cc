@@ -25,26 +25,23 @@ void add_board_metrics(MetricsRegistry& metrics, JobBoard& board,
     constexpr std::array<JobPriority, 5> kPriorities = {JobPriority::kVeryHigh, JobPriority::kHigh,
                                                         JobPriority::kNormal, JobPriority::kLow,
                                                         JobPriority::kVeryLow};
-    constexpr std::array<const char*, 3> kStates = {"claimable", "waiting", "claimed"};
+    constexpr std::array<std::string_view, 3> kStates = {"claimable", "waiting", "claimed"};
     std::array<std::array<double, 3>, 5> counts{};
     const TimePoint at = jobs::now();
     std::optional<TimePoint> oldest;
     for (const Job& job : board.iterjobs()) {
-      int state = 0;
-      if (job.state == JobState::kClaimed) {
-        state = 2;
-      } else if (job.not_before && *job.not_before > at) {
-        state = 1;
-      } else {
+      const std::string_view state = availability(job, at);
+      if (state == "claimable") {
         oldest = oldest ? std::min(*oldest, job.created_on) : job.created_on;
       }
-      counts[static_cast<std::size_t>(job.priority)][static_cast<std::size_t>(state)] += 1;
+      const auto s = std::find(kStates.begin(), kStates.end(), state) - kStates.begin();
+      counts[static_cast<std::size_t>(job.priority)][static_cast<std::size_t>(s)] += 1;
     }
     const double bin = static_cast<double>(board.trashed().size());
     for (const JobPriority p : kPriorities) {
       for (std::size_t s = 0; s < kStates.size(); ++s) {
         m.gauge("caboose_board_jobs", "Jobs on the board by state and priority",
-                {{"state", kStates[s]}, {"priority", std::string(to_string(p))}})
+                {{"state", std::string(kStates[s])}, {"priority", std::string(to_string(p))}})
             .set(counts[static_cast<std::size_t>(p)][s]);
       }
     }

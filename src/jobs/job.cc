@@ -114,4 +114,15 @@ Value Job::to_value() const {
                {"trash_reason", optional_text(trash_reason)}};
 }
 
+std::string_view availability(const Job& job, TimePoint at) {
+  switch (job.state) {
+    case JobState::kTrashed:
+      return "trashed";
+    case JobState::kClaimed:
+      return "claimed";
+    default:
+      return job.not_before && *job.not_before > at ? "waiting" : "claimable";
+  }
+}
+
 }  // namespace caboose::jobs

@@ -61,6 +61,14 @@ std::size_t count_refused(const std::string& path) {
   return n;
 }
 
+std::string Report::problems_text() const {
+  std::string text;
+  for (const std::string& p : problems) {
+    text += p + "\n";
+  }
+  return text;
+}
+
 double Report::takeover_percentile(double p) const {
   if (takeover_ms.empty()) {
     return 0;

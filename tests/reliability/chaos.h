@@ -67,6 +67,8 @@ struct Report {
            stale_effect_violations + trash_violations + rerun_after_success_violations;
   }
   double takeover_percentile(double p) const;
+  // The problems, one per line, for a failure message.
+  std::string problems_text() const;
   Value to_value() const;
 };
 

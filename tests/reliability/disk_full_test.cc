@@ -167,10 +167,7 @@ TEST_P(DiskFull, JobsWaitForSpaceAndEndOnceItIsBack) {
   }
 
   const Report report = check(posted, *board, *store, read_ledger(ledger), kTasks);
-  std::string problems;
-  for (const std::string& p : report.problems) {
-    problems += p + "\n";
-  }
+  const std::string problems = report.problems_text();
   EXPECT_EQ(report.violations(), 0u) << problems;
   EXPECT_EQ(report.consumed, posted.size()) << problems;
   store.reset();

@@ -459,10 +459,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   if (const char* file = std::getenv("CABOOSE_CHAOS_REPORT")) {
     std::ofstream(file, std::ios::app) << line.dump() << "\n";
   }
-  std::string problems;
-  for (const std::string& p : report.problems) {
-    problems += p + "\n";
-  }
+  const std::string problems = report.problems_text();
   EXPECT_EQ(report.violations(), 0u) << problems << outputs.substr(0, 20000);
   std::string exits;
   for (const std::string& e : unexpected_exits) {

@@ -312,13 +312,9 @@ TEST(Simulation, EverySeedKeepsTheContract) {
     persistence::testing::TempDir dir;
     Simulation sim(seed, (dir / "board.db").string());
     const Report report = sim.run();
-    std::string problems;
-    for (const std::string& p : report.problems) {
-      problems += "  " + p + "\n";
-    }
     ASSERT_EQ(report.violations(), 0u)
         << "seed " << seed << " (replay: CABOOSE_SIM_SEED=" << seed << ")\n"
-        << problems;
+        << report.problems_text();
     ASSERT_EQ(report.consumed + report.trashed, static_cast<std::size_t>(kJobs))
         << "seed " << seed << ": " << sim.pending() << " jobs never ended";
     consumed += report.consumed;

@@ -73,4 +73,8 @@ struct Claim {
 // "YYYY-MM-DDTHH:MM:SS.ffffffZ".
 std::string format_time(TimePoint t);
 
+// Where a job stands at `at`, as operators see it: "trashed", "claimed", "waiting" (unclaimed,
+// in backoff until its not_before) or "claimable".
+std::string_view availability(const Job& job, TimePoint at);
+
 }  // namespace caboose::jobs

@@ -187,7 +187,9 @@ class RedisJobBoard final : public JobBoard {
     skipped_.clear();
     std::vector<Job> jobs;
     const TimePoint at = now();
-    for (std::optional<Job>& job : read_jobs(c, ordered_uuids(c), "listings")) {
+    // A conductor's listing (only_unclaimed) has no use for the claims' leases.
+    for (std::optional<Job>& job :
+         read_jobs(c, ordered_uuids(c), "listings", /*leases=*/!only_unclaimed)) {
       if (!job) {
         continue;
       }
@@ -610,12 +612,14 @@ class RedisJobBoard final : public JobBoard {
   // The job from the `where` hash ("listings" or "trash") with its owner and caboose's fields;
   // nullopt if absent. An unreadable posting is recorded in skipped_ and logged.
   std::optional<Job> read_job(RedisClient& c, const std::string& uuid, const char* where) {
-    return std::move(read_jobs(c, {uuid}, where).front());
+    return std::move(read_jobs(c, {uuid}, where, /*leases=*/true).front());
   }
 
-  // read_job() of many jobs, five commands each, pipelined in batches (one round trip each).
+  // read_job() of many jobs, four commands each (five with `leases`: the owner key's time to
+  // live gives a claimed job's lease_until), pipelined in batches (one round trip each).
   std::vector<std::optional<Job>> read_jobs(RedisClient& c, const std::vector<std::string>& uuids,
-                                            const char* where) {
+                                            const char* where, bool leases = false) {
+    const std::size_t per_job = leases ? 5 : 4;
     constexpr std::size_t kBatch = 512;
     std::vector<std::optional<Job>> jobs;
     jobs.reserve(uuids.size());
@@ -628,15 +632,17 @@ class RedisJobBoard final : public JobBoard {
         commands.push_back({"GET", owned_key(uuids[i])});
         commands.push_back({"GET", key(uuids[i] + ".last_modified")});
         commands.push_back({"HGETALL", extra_key(uuids[i])});
-        commands.push_back({"PTTL", owned_key(uuids[i])});
+        if (leases) {
+          commands.push_back({"PTTL", owned_key(uuids[i])});
+        }
       }
       const TimePoint at = now();
       const std::vector<Reply> replies = c.pipeline(commands);
       for (std::size_t i = first; i < last; ++i) {
-        const std::size_t r = (i - first) * 5;
+        const std::size_t r = (i - first) * per_job;
         std::optional<Job> job = job_from(c, uuids[i], where, replies[r], replies[r + 1],
                                           replies[r + 2], replies[r + 3]);
-        if (job && job->state == JobState::kClaimed && replies[r + 4].integer > 0) {
+        if (leases && job && job->state == JobState::kClaimed && replies[r + 4].integer > 0) {
           job->lease_until = at + std::chrono::milliseconds(replies[r + 4].integer);
         }
         jobs.push_back(std::move(job));
