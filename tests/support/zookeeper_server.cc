@@ -74,7 +74,9 @@ ZooKeeperServer::ZooKeeperServer() {
         << "clientPortAddress=127.0.0.1\n"
         << "admin.enableServer=false\n"
         << "4lw.commands.whitelist=ruok,srvr,stat,mntr,envi\n"
-        << "maxClientCnxns=200\n";
+        << "maxClientCnxns=200\n"
+        // Transaction logs are preallocated 64 MiB at a time by default: a test needs little.
+        << "preAllocSize=1024\n";
     cfg.close();
     start();
   }
