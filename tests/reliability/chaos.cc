@@ -69,14 +69,13 @@ std::string Report::problems_text() const {
   return text;
 }
 
-double Report::takeover_percentile(double p) const {
-  if (takeover_ms.empty()) {
+double Report::percentile(std::vector<double> ms, double p) {
+  if (ms.empty()) {
     return 0;
   }
-  std::vector<double> sorted = takeover_ms;
-  std::sort(sorted.begin(), sorted.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+  std::sort(ms.begin(), ms.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * ms.size()));
+  return ms[std::clamp<std::size_t>(rank, 1, ms.size()) - 1];
 }
 
 Value Report::to_value() const {
@@ -88,6 +87,9 @@ Value Report::to_value() const {
                {"takeovers", takeovers},
                {"takeover_ms_median", takeover_percentile(50)},
                {"takeover_ms_p99", takeover_percentile(99)},
+               {"direct_takeover_ms_median", percentile(direct_takeover_ms, 50)},
+               {"direct_takeover_ms_p99", percentile(direct_takeover_ms, 99)},
+               {"takeovers_after_empty_claims", takeovers_after_empty_claims},
                {"violations",
                 {{"lost", lost_violations},
                  {"duplicate_run", duplicate_run_violations},
@@ -150,6 +152,7 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
     // INV-2/3: once a newer claim worked on the job, no older claim works on it again; the
     // takeover gaps between consecutive claims.
     std::int64_t newest = 0;
+    std::int64_t newest_attempt = 0;
     std::int64_t newest_last_at = 0;
     for (const Effect* e : job_effects) {
       if (e->token < newest) {
@@ -158,10 +161,17 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
                                          p.job_uuid, e->atom, e->token, newest));
       } else if (e->token > newest) {
         if (newest != 0) {
+          const double gap_ms = static_cast<double>(e->at_us - newest_last_at) / 1000.0;
           ++r.takeovers;
-          r.takeover_ms.push_back(static_cast<double>(e->at_us - newest_last_at) / 1000.0);
+          r.takeover_ms.push_back(gap_ms);
+          if (e->attempt == newest_attempt + 1) {
+            r.direct_takeover_ms.push_back(gap_ms);
+          } else {
+            ++r.takeovers_after_empty_claims;
+          }
         }
         newest = e->token;
+        newest_attempt = e->attempt;
       }
       if (e->token == newest) {
         newest_last_at = e->at_us;

@@ -60,13 +60,20 @@ struct Report {
   std::size_t takeovers = 0;
   // From an older claim's last effect to the next claim's first (includes the lease running out).
   std::vector<double> takeover_ms;
+  // The same, for the takeovers where the next claim was the very next attempt; the others had
+  // claims in between that recorded nothing (refused by a store that was down, say, or killed
+  // before their first task), each followed by its backoff.
+  std::vector<double> direct_takeover_ms;
+  std::size_t takeovers_after_empty_claims = 0;
   std::vector<std::string> problems;  // one line per violation, for the failure message
 
   std::size_t violations() const {
     return lost_violations + duplicate_run_violations + result_violations +
            stale_effect_violations + trash_violations + rerun_after_success_violations;
   }
-  double takeover_percentile(double p) const;
+  double takeover_percentile(double p) const { return percentile(takeover_ms, p); }
+  // The p-th percentile (nearest rank) of `ms`; 0 when empty.
+  static double percentile(std::vector<double> ms, double p);
   // The problems, one per line, for a failure message.
   std::string problems_text() const;
   Value to_value() const;

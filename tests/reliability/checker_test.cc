@@ -48,9 +48,10 @@ class CheckerTest : public ::testing::Test {
     return {posted.uuid, flow.uuid};
   }
 
+  // An effect under claim `token`, the job's attempt `attempt` (by default the token's number).
   static Effect effect(const PostedJob& j, const std::string& atom, std::int64_t token,
-                       std::int64_t at) {
-    return Effect{j.job_uuid, atom, token, 1, "c", 1, at};
+                       std::int64_t at, std::int64_t attempt = 0) {
+    return Effect{j.job_uuid, atom, token, attempt > 0 ? attempt : token, "c", 1, at};
   }
 
   persistence::testing::TempDir dir_;
@@ -93,6 +94,24 @@ TEST_F(CheckerTest, AnOlderClaimWorkingAfterANewerOneIsStale) {
   EXPECT_EQ(r.violations(), 1u);
   EXPECT_EQ(r.takeovers, 1u);
   EXPECT_DOUBLE_EQ(r.takeover_ms.at(0), 4.0 / 1000.0);  // from 1 us to 5 us
+}
+
+TEST_F(CheckerTest, TakeoversAfterClaimsThatRecordedNothingAreToldApart) {
+  const PostedJob j = job(2, true);
+  // Claim 1 works; claims 2 and 3 record nothing (say the store was down); claim 4 takes over,
+  // then claim 5 takes over from it directly.
+  const Report r = check(
+      {j}, *board_, *store_,
+      {effect(j, "step-1", 1, 1000), effect(j, "step-1", 4, 9000), effect(j, "step-2", 5, 12000)},
+      2);
+  EXPECT_EQ(r.violations(), 0u) << r.problems_text();
+  EXPECT_EQ(r.takeovers, 2u);
+  EXPECT_EQ(r.takeovers_after_empty_claims, 1u);
+  ASSERT_EQ(r.direct_takeover_ms.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.direct_takeover_ms.front(), 3.0);
+  EXPECT_DOUBLE_EQ(Report::percentile(r.takeover_ms, 99), 8.0);
+  EXPECT_DOUBLE_EQ(Report::percentile(r.takeover_ms, 50), 3.0);
+  EXPECT_DOUBLE_EQ(Report::percentile({}, 50), 0.0);
 }
 
 TEST_F(CheckerTest, AnAtomRunAfterItsFlowSucceededIsCounted) {

@@ -444,14 +444,18 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   std::cout << fmt::format(
                    "{}/{}: {} kills, {} short + {} long pauses, {} server restarts, {} + {} fault "
                    "point kills; {} jobs, {} consumed, {} takeovers (median {:.0f} ms, p99 {:.0f} "
-                   "ms), {} jobs lost by their holders, {} saves and {} effects refused by the "
-                   "fence; {} violations",
+                   "ms; {} after claims that recorded nothing, the others median {:.0f} ms, p99 "
+                   "{:.0f} ms), {} jobs lost by their holders, {} saves and {} effects refused by "
+                   "the fence; {} violations",
                    line["board"].get<std::string>(), line["persistence"].get<std::string>(), kills,
                    short_pauses, long_pauses, restarts,
                    line["fault_point_kills_before_consume"].get<std::size_t>(),
                    line["fault_point_kills_after_consume"].get<std::size_t>(), report.jobs,
                    report.consumed, report.takeovers, report.takeover_percentile(50),
-                   report.takeover_percentile(99), line["jobs_lost_by_holders"].get<std::size_t>(),
+                   report.takeover_percentile(99), report.takeovers_after_empty_claims,
+                   Report::percentile(report.direct_takeover_ms, 50),
+                   Report::percentile(report.direct_takeover_ms, 99),
+                   line["jobs_lost_by_holders"].get<std::size_t>(),
                    line["stale_saves_refused"].get<std::size_t>(),
                    line["ledger_refused"].get<std::size_t>(), report.violations())
             << "\n"
