@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -375,6 +376,35 @@ TEST_F(EtcdAuth, RefusedTokensAreRenewed) {
   client.put(key, "3");
   EXPECT_TRUE(changed_past(before));
   EXPECT_EQ(logs.text().find(password()), std::string::npos) << logs.text();
+}
+
+// Tokens etcd let lapse while their client was idle (simple tokens live --auth-token-ttl
+// seconds past their last use): the next request is refused for its token, authenticates again
+// and works, for the client and for a board left idle.
+TEST(EtcdAuthTokenTtl, TokensThatLapsedWhileIdleAreRenewed) {
+  EtcdServer server({"--auth-token-ttl=1"});
+  const std::string password = secret();
+  server.enable_auth(secret());
+  server.add_user("conductor", password, {"/taskflow/jobs/ttl", "/taskflow/.trash/ttl"});
+  LogCapture logs;
+
+  etcd::EtcdClient client(
+      etcd::EtcdEndpoints{{server.hosts()}, 5000ms, etcd::EtcdCredentials{"conductor", password}});
+  const std::string key = "/taskflow/jobs/ttl/idle";
+  client.put(key, "1");
+  const std::string first = client.token();
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(client.range(etcd::EtcdOp::get(key)).kvs.at(0).value, "1");
+  EXPECT_NE(client.token(), first);
+
+  auto board = jobs::fetch_jobboard("etcd://conductor:" + password + "@" + server.hosts() + "/ttl");
+  const jobs::Job job = board->post("idle-job");
+  std::this_thread::sleep_for(2500ms);
+  jobs::Claim claim = board->claim(job.uuid, "test");
+  std::this_thread::sleep_for(2500ms);
+  board->consume(board->renew(claim));
+  EXPECT_EQ(board->job_count(), 0u);
+  EXPECT_EQ(logs.text().find(password), std::string::npos) << logs.text();
 }
 
 // A password in a PostgreSQL URI or conninfo: the store works with the right one; a wrong or

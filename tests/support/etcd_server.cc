@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/loopback.h"
@@ -54,7 +55,7 @@ EtcdServer& EtcdServer::shared() {
   return server;
 }
 
-EtcdServer::EtcdServer() {
+EtcdServer::EtcdServer(std::vector<std::string> options) : options_(std::move(options)) {
   if (!fs::exists(kEtcd)) {
     throw std::runtime_error("etcd not found (apt-get install etcd-server)");
   }
@@ -98,6 +99,7 @@ void EtcdServer::start() {
                                      "--initial-cluster=caboose-test=" + peer,
                                      "--log-level=error",
                                      "--logger=zap"};
+    argv.insert(argv.end(), options_.begin(), options_.end());
     std::vector<char*> args;
     for (std::string& a : argv) {
       args.push_back(a.data());

@@ -15,7 +15,8 @@ class EtcdServer {
   // saying why it could not start (naming the Debian package when etcd is missing).
   static EtcdServer& shared();
 
-  EtcdServer();
+  // `options`: more etcd flags (e.g. "--auth-token-ttl=1").
+  explicit EtcdServer(std::vector<std::string> options = {});
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
   EtcdServer& operator=(const EtcdServer&) = delete;
@@ -43,6 +44,7 @@ class EtcdServer {
   std::string etcdctl(const std::string& args, const std::string& input = {}) const;
   void start();
   void stop(int signal) noexcept;
+  std::vector<std::string> options_;
   std::string root_password_;  // once enable_auth() ran
   std::string dir_;
   int port_ = 0;
