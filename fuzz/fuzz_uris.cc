@@ -9,7 +9,7 @@
 #include "caboose/persistence/postgres_backend.h"
 
 #include "clients/zookeeper/zk_client.h"
-#include "core/redact_uri.h"
+#include "core/uri.h"
 #include "fuzz/fuzz_check.h"
 #include "jobs/etcd/etcd_layout.h"
 #include "jobs/redis/redis_client.h"

@@ -9,7 +9,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/core/uuid.h"
 
-#include "core/redact_uri.h"
+#include "core/uri.h"
 #include "jobs/etcd/etcd_jobboard.h"
 #include "jobs/redis/redis_jobboard.h"
 #include "jobs/sqlite/sqlite_jobboard.h"
@@ -18,6 +18,8 @@
 namespace caboose::jobs {
 namespace {
 
+using caboose::detail::query_items;
+using caboose::detail::QueryItem;
 using caboose::detail::redact_uri;
 
 // The time on `options`' clock (the system clock by default).
@@ -170,32 +172,26 @@ std::unique_ptr<JobBoard> fetch_jobboard(std::string_view uri, BoardOptions opti
   // The board's own options (lease_ms, max_attempts) are taken here for every scheme; the rest
   // of the query is the backend's.
   const auto question = uri.find('?');
-  std::string_view query =
+  const std::string_view query =
       question == std::string_view::npos ? std::string_view() : uri.substr(question + 1);
   std::string backend_uri(uri.substr(0, question));
   std::string backend_query;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      throw InvalidArgument(
-          fmt::format("jobboard URI '{}': '{}' is not a key=value option", redact_uri(uri), item));
+  for (const QueryItem& item : query_items(query)) {
+    if (!item.has_value) {
+      throw InvalidArgument(fmt::format("jobboard URI '{}': '{}' is not a key=value option",
+                                        redact_uri(uri), item.text));
     }
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = item.substr(eq + 1);
-    if (key == "lease_ms") {
-      options.lease = std::chrono::milliseconds(positive_integer(uri, key, value));
-    } else if (key == "max_attempts") {
-      options.max_attempts = positive_integer(uri, key, value);
+    if (item.key == "lease_ms") {
+      options.lease = std::chrono::milliseconds(positive_integer(uri, item.key, item.value));
+    } else if (item.key == "max_attempts") {
+      options.max_attempts = positive_integer(uri, item.key, item.value);
     } else if (scheme == "redis" || scheme == "zookeeper" || scheme == "etcd") {
-      backend_query += (backend_query.empty() ? "?" : "&") + std::string(item);
+      backend_query += (backend_query.empty() ? "?" : "&") + std::string(item.text);
     } else {
       throw InvalidArgument(
           fmt::format("jobboard URI '{}': unknown option '{}' (known: lease_ms, max_attempts)",
-                      redact_uri(uri), key));
+                      redact_uri(uri), item.key));
     }
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   if (scheme == "redis") {
     return make_redis_jobboard(backend_uri + backend_query, options);

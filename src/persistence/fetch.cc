@@ -13,6 +13,8 @@
 #include "caboose/persistence/sqlite_backend.h"
 #include "caboose/persistence/zookeeper_backend.h"
 
+#include "core/uri.h"
+
 namespace caboose::persistence {
 namespace {
 
@@ -20,16 +22,12 @@ namespace {
 std::vector<std::pair<std::string, std::string>> query_pairs(std::string_view uri,
                                                              std::string_view query) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos || eq == 0) {
+  for (const detail::QueryItem& item : detail::query_items(query)) {
+    if (!item.has_value || item.key.empty()) {
       throw InvalidArgument(
-          fmt::format("persistence URI '{}': '{}' is not a key=value option", uri, item));
+          fmt::format("persistence URI '{}': '{}' is not a key=value option", uri, item.text));
     }
-    pairs.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    pairs.emplace_back(std::string(item.key), std::string(item.value));
   }
   return pairs;
 }

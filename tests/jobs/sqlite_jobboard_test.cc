@@ -9,7 +9,7 @@
 #include "caboose/core/errors.h"
 #include "caboose/jobs/jobboard.h"
 
-#include "core/redact_uri.h"
+#include "core/uri.h"
 #include "jobs/jobboard_conformance.h"
 #include "persistence/temp_dir.h"
 
@@ -60,6 +60,37 @@ TEST(JobboardUri, RedactionHidesAWholePasswordHoldingAtOrColon) {
             "redis://u:***@host/0?namespace=x@y");
   EXPECT_EQ(redact_uri("redis://host/0?namespace=a:b@c"), "redis://host/0?namespace=a:b@c");
   EXPECT_EQ(redact_uri("zookeeper://h1:2181,h2:2181/jobs"), "zookeeper://h1:2181,h2:2181/jobs");
+}
+
+TEST(JobboardUri, ServerUrisSplitAsEveryParserReadsThem) {
+  using caboose::detail::query_items;
+  using caboose::detail::split_server_uri;
+  EXPECT_FALSE(split_server_uri("redis://h", "etcd://"));
+  const auto full = split_server_uri("etcd://u:p@ss:w@h1:1,h2/a/b/?timeout_ms=5&x", "etcd://");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->user, "u");
+  EXPECT_EQ(full->password, "p@ss:w");
+  EXPECT_EQ(full->authority, "h1:1,h2");
+  EXPECT_EQ(full->path, "/a/b/");
+  EXPECT_EQ(full->query, "timeout_ms=5&x");
+  const auto items = query_items(full->query);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].key, "timeout_ms");
+  EXPECT_EQ(items[0].value, "5");
+  EXPECT_TRUE(items[0].has_value);
+  EXPECT_EQ(items[1].key, "x");
+  EXPECT_FALSE(items[1].has_value);
+  EXPECT_EQ(items[1].text, "x");
+  const auto bare = split_server_uri("zookeeper://h?a=@", "zookeeper://");
+  ASSERT_TRUE(bare);
+  EXPECT_FALSE(bare->user);  // an '@' in the query is no userinfo
+  EXPECT_EQ(bare->authority, "h");
+  EXPECT_TRUE(bare->path.empty());
+  const auto user_only = split_server_uri("redis://u@h", "redis://");
+  ASSERT_TRUE(user_only);
+  EXPECT_EQ(user_only->user, "u");
+  EXPECT_FALSE(user_only->password);
+  EXPECT_TRUE(query_items("").empty());
 }
 
 TEST(SqliteJobBoardUri, OptionsAndErrors) {

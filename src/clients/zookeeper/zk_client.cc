@@ -9,7 +9,7 @@
 
 #include "caboose/core/errors.h"
 
-#include "core/redact_uri.h"
+#include "core/uri.h"
 
 namespace caboose::clients {
 namespace {
@@ -100,37 +100,26 @@ class Batch {
 }  // namespace
 
 ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
-  constexpr std::string_view kScheme = "zookeeper://";
   const std::string shown = detail::redact_uri(uri);  // for messages
-  if (uri.substr(0, kScheme.size()) != kScheme) {
+  const std::optional<detail::ServerUri> parts = detail::split_server_uri(uri, "zookeeper://");
+  if (!parts) {
     throw InvalidArgument(fmt::format("'{}' is not a zookeeper:// URI", shown));
   }
-  std::string_view rest = uri.substr(kScheme.size());
-  std::string_view query;
-  if (const auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
   ZkAddress a;
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    const auto colon = userinfo.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
+  if (parts->user) {
+    if (parts->user->empty() || !parts->password) {
       throw InvalidArgument(fmt::format(
           "ZooKeeper URI '{}': credentials must be user:password (digest scheme)", shown));
     }
-    a.credentials = ZkCredentials{std::string(userinfo.substr(0, colon)),
-                                  std::string(userinfo.substr(colon + 1))};
+    a.credentials = ZkCredentials{std::string(*parts->user), std::string(*parts->password)};
   }
-  a.path = std::string(default_path);
-  const auto slash = rest.find('/');
-  a.hosts = std::string(rest.substr(0, slash));
+  a.hosts = std::string(parts->authority);
   if (a.hosts.empty()) {
     throw InvalidArgument(fmt::format("ZooKeeper URI '{}' names no host", shown));
   }
-  if (slash != std::string_view::npos && rest.size() > slash + 1) {
-    a.path = std::string(rest.substr(slash));
+  a.path = std::string(default_path);
+  if (parts->path.size() > 1) {
+    a.path = std::string(parts->path);
     while (a.path.size() > 1 && a.path.back() == '/') {
       a.path.pop_back();
     }
@@ -138,24 +127,19 @@ ZkAddress parse_zk_uri(std::string_view uri, std::string_view default_path) {
       throw InvalidArgument(fmt::format("ZooKeeper URI '{}': path has an empty component", shown));
     }
   }
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    std::int64_t n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (key != "session_timeout_ms") {
+  for (const detail::QueryItem& item : detail::query_items(parts->query)) {
+    if (item.key != "session_timeout_ms") {
       throw InvalidArgument(fmt::format(
-          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", shown, key));
+          "ZooKeeper URI '{}': unknown option '{}' (known: session_timeout_ms)", shown, item.key));
     }
-    if (ec != std::errc() || end != value.data() + value.size() || n <= 0) {
+    std::int64_t n = 0;
+    const auto [end, ec] =
+        std::from_chars(item.value.data(), item.value.data() + item.value.size(), n);
+    if (ec != std::errc() || end != item.value.data() + item.value.size() || n <= 0) {
       throw InvalidArgument(
           fmt::format("ZooKeeper URI '{}': session_timeout_ms must be a positive integer", shown));
     }
     a.session_timeout = std::chrono::milliseconds(n);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   return a;
 }

@@ -7,7 +7,7 @@
 #include "caboose/core/decode.h"
 #include "caboose/core/errors.h"
 
-#include "core/redact_uri.h"
+#include "core/uri.h"
 #include "jobs/json_posting.h"
 
 namespace caboose::jobs::detail {
@@ -37,29 +37,20 @@ std::optional<std::int64_t> optional_micros(const Value& v, const char* field) {
 EtcdAddress parse_etcd_uri(std::string_view full_uri) {
   // Messages show the URI with its password as ***.
   const std::string uri = caboose::detail::redact_uri(full_uri);
-  if (full_uri.substr(0, kScheme.size()) != kScheme) {
+  const std::optional<caboose::detail::ServerUri> parts =
+      caboose::detail::split_server_uri(full_uri, kScheme);
+  if (!parts) {
     throw InvalidArgument(fmt::format("'{}' is not an etcd:// URI", uri));
   }
-  std::string_view rest = full_uri.substr(kScheme.size());
-  std::string_view query;
-  if (const auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
   EtcdAddress a;
-  // user:password@, as the Redis URI: up to the last '@', the user up to its first ':'.
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    const auto colon = userinfo.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
+  if (parts->user) {
+    if (parts->user->empty() || !parts->password) {
       throw InvalidArgument(fmt::format("etcd URI '{}': credentials must be user:password", uri));
     }
-    a.endpoints.credentials = EtcdCredentials{std::string(userinfo.substr(0, colon)),
-                                              std::string(userinfo.substr(colon + 1))};
+    a.endpoints.credentials =
+        EtcdCredentials{std::string(*parts->user), std::string(*parts->password)};
   }
-  const auto slash = rest.find('/');
-  std::string_view hosts = rest.substr(0, slash);
+  std::string_view hosts = parts->authority;
   if (hosts.empty()) {
     throw InvalidArgument(fmt::format("etcd URI '{}' names no host (etcd://host:port/path)", uri));
   }
@@ -82,7 +73,7 @@ EtcdAddress parse_etcd_uri(std::string_view full_uri) {
     a.endpoints.hosts.push_back(fmt::format("{}:{}", name, port));
     hosts = comma == std::string_view::npos ? std::string_view() : hosts.substr(comma + 1);
   }
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  std::string_view path = parts->path;
   while (!path.empty() && path.front() == '/') {
     path.remove_prefix(1);
   }
@@ -96,24 +87,18 @@ EtcdAddress parse_etcd_uri(std::string_view full_uri) {
                     uri));
   }
   a.path = std::string(path);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    if (key != "timeout_ms") {
+  for (const caboose::detail::QueryItem& item : caboose::detail::query_items(parts->query)) {
+    if (item.key != "timeout_ms") {
       throw InvalidArgument(fmt::format(
           "etcd URI '{}': unknown option '{}' (known: timeout_ms, lease_ms, max_attempts)", uri,
-          key));
+          item.key));
     }
-    const std::int64_t n = parse_number(value);
+    const std::int64_t n = parse_number(item.value);
     if (n <= 0) {
       throw InvalidArgument(fmt::format(
-          "etcd URI '{}': timeout_ms must be a positive integer, got '{}'", uri, value));
+          "etcd URI '{}': timeout_ms must be a positive integer, got '{}'", uri, item.value));
     }
     a.endpoints.timeout = std::chrono::milliseconds(n);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   return a;
 }

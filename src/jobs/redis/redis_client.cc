@@ -7,7 +7,7 @@
 
 #include "caboose/core/errors.h"
 
-#include "core/redact_uri.h"
+#include "core/uri.h"
 
 namespace caboose::jobs::detail {
 namespace {
@@ -54,35 +54,21 @@ RedisAddress RedisAddress::parse(std::string_view uri) {
   // Messages show the URI with its password as ***.
   const std::string redacted = caboose::detail::redact_uri(uri);
   RedisAddress a;
-  constexpr std::string_view kScheme = "redis://";
-  if (uri.substr(0, kScheme.size()) != kScheme) {
+  const std::optional<caboose::detail::ServerUri> parts =
+      caboose::detail::split_server_uri(uri, "redis://");
+  if (!parts) {
     throw InvalidArgument(fmt::format("Redis URI '{}' does not start with redis://", redacted));
   }
-  std::string_view rest = uri.substr(kScheme.size());
-  std::string_view query;
-  if (const auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
   std::string shown_auth;
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view auth = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    const auto colon = auth.find(':');
-    a.username = std::string(auth.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      a.password = std::string(auth.substr(colon + 1));
-    }
+  if (parts->user) {
+    a.username = std::string(*parts->user);
+    a.password = std::string(parts->password.value_or(""));
     shown_auth = a.username + (a.password.empty() ? "" : ":***") + "@";
   }
-  std::string_view hostport = rest;
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    const std::string_view db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      a.db = number(redacted, "database number", db, 0, 1 << 20);
-    }
+  if (parts->path.size() > 1) {
+    a.db = number(redacted, "database number", parts->path.substr(1), 0, 1 << 20);
   }
+  std::string_view hostport = parts->authority;
   if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
     a.port = number(redacted, "port", hostport.substr(colon + 1), 1, 65535);
     hostport = hostport.substr(0, colon);
@@ -90,21 +76,16 @@ RedisAddress RedisAddress::parse(std::string_view uri) {
   if (!hostport.empty()) {
     a.host = std::string(hostport);
   }
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    if (key == "namespace") {
-      a.key_namespace = std::string(value);
-    } else if (key == "timeout_ms") {
-      a.timeout = std::chrono::milliseconds(number(redacted, "timeout_ms", value, 1, 3600000));
+  for (const caboose::detail::QueryItem& item : caboose::detail::query_items(parts->query)) {
+    if (item.key == "namespace") {
+      a.key_namespace = std::string(item.value);
+    } else if (item.key == "timeout_ms") {
+      a.timeout = std::chrono::milliseconds(number(redacted, "timeout_ms", item.value, 1, 3600000));
     } else {
-      throw InvalidArgument(fmt::format(
-          "Redis URI '{}': unknown option '{}' (known: namespace, timeout_ms)", redacted, key));
+      throw InvalidArgument(
+          fmt::format("Redis URI '{}': unknown option '{}' (known: namespace, timeout_ms)",
+                      redacted, item.key));
     }
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   a.shown = fmt::format("redis://{}{}:{}/{}", shown_auth, a.host, a.port, a.db);
   return a;
