@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/loopback.h"
+#include "support/server_process.h"
 
 namespace caboose::testing {
 namespace {
@@ -84,59 +85,23 @@ EtcdServer::EtcdServer(std::vector<std::string> options) : options_(std::move(op
 void EtcdServer::start() {
   const std::string client = "http://127.0.0.1:" + std::to_string(port_);
   const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
+  ServerCommand command{
+      .argv = {kEtcd, "--name=caboose-test", "--data-dir=" + dir_ + "/data",
+               "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+               "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+               "--initial-cluster=caboose-test=" + peer, "--log-level=error", "--logger=zap"},
+      .output = dir_ + "/etcd.out"};
+  command.argv.insert(command.argv.end(), options_.begin(), options_.end());
+  const pid_t pid = spawn_server(command);
+  if (await_server(
+          pid, [this] { return healthy(port_); }, std::chrono::seconds(60)) ==
+      ServerStart::kReady) {
+    pid_ = pid;
   }
-  if (pid == 0) {
-    std::vector<std::string> argv = {kEtcd,
-                                     "--name=caboose-test",
-                                     "--data-dir=" + dir_ + "/data",
-                                     "--listen-client-urls=" + client,
-                                     "--advertise-client-urls=" + client,
-                                     "--listen-peer-urls=" + peer,
-                                     "--initial-advertise-peer-urls=" + peer,
-                                     "--initial-cluster=caboose-test=" + peer,
-                                     "--log-level=error",
-                                     "--logger=zap"};
-    argv.insert(argv.end(), options_.begin(), options_.end());
-    std::vector<char*> args;
-    for (std::string& a : argv) {
-      args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    // Dies with the test process even when that is killed (no destructor runs then).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const std::string out = dir_ + "/etcd.out";
-    if (std::freopen(out.c_str(), "a", stdout) == nullptr ||
-        std::freopen(out.c_str(), "a", stderr) == nullptr) {
-      _exit(126);
-    }
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return;  // it exited (a port was taken, say): the caller tries others
-    }
-    if (healthy(port_)) {
-      pid_ = pid;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 void EtcdServer::kill() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  stop_server(pid_);
 }
 
 void EtcdServer::restart() {
@@ -152,21 +117,8 @@ EtcdServer::~EtcdServer() {
 }
 
 void EtcdServer::stop(int signal) noexcept {
-  if (pid_ > 0) {
-    ::kill(pid_, signal);
-    // SIGTERM first; SIGKILL when it does not end within five seconds.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    pid_ = -1;
-  }
+  // SIGTERM first; SIGKILL when it does not end within five seconds.
+  stop_server(pid_, signal, std::chrono::seconds(5));
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }

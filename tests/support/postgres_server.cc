@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "support/loopback.h"
+#include "support/server_process.h"
 
 namespace caboose::testing {
 namespace {
@@ -58,39 +59,9 @@ const passwd* server_user() {
 }
 
 // Starts `argv` as the server user, with stdout/stderr to `log`; returns its PID.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const passwd* pw = server_user();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (pid == 0) {
-    if (pw != nullptr &&
-        (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)) {
-      _exit(126);
-    }
-    // Dies with the test process even when that is killed (no destructor runs then).
-    ::prctl(PR_SET_PDEATHSIG, SIGINT);
-    if (FILE* out = std::freopen(log.c_str(), "a", stdout)) {
-      (void)out;
-      ::dup2(STDOUT_FILENO, STDERR_FILENO);
-    }
-    std::vector<char*> args;
-    for (const std::string& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+pid_t spawn(std::vector<std::string> argv, const std::string& log) {
+  return spawn_server(
+      {.argv = std::move(argv), .output = log, .death_signal = SIGINT, .user = server_user()});
 }
 
 }  // namespace
@@ -164,22 +135,18 @@ bool PostgresServer::launch() {
   const pid_t pid = spawn({bin + "/postgres", "-D", data, "-p", std::to_string(port_), "-k", dir_,
                            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"},
                           log);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   const std::string probe =
       "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return false;  // exited: port taken or a real failure; the log says which
-    }
-    if (PQping(probe.c_str()) == PQPING_OK) {
+  switch (await_server(
+      pid, [&probe] { return PQping(probe.c_str()) == PQPING_OK; }, std::chrono::seconds(60))) {
+    case ServerStart::kReady:
       pid_ = pid;
       return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    case ServerStart::kExited:
+      return false;  // port taken or a real failure; the log says which
+    case ServerStart::kTimedOut:
+      break;
   }
-  ::kill(pid, SIGKILL);
-  wait_exit(pid);
   throw std::runtime_error("PostgreSQL did not accept connections in 60 s, see " + log);
 }
 
@@ -201,11 +168,7 @@ void PostgresServer::restart_immediate() {
 }
 
 void PostgresServer::stop() noexcept {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGINT);  // fast shutdown
-    wait_exit(pid_);
-    pid_ = -1;
-  }
+  stop_server(pid_, SIGINT);  // fast shutdown
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }

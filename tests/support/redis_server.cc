@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/loopback.h"
+#include "support/server_process.h"
 
 namespace caboose::testing {
 namespace {
@@ -75,47 +76,23 @@ bool RedisServer::start() {
   if (!options_.password.empty()) {
     argv.insert(argv.end(), {"--requirepass", options_.password});
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (std::string& a : argv) {
-      args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    // Dies with the test process even when that is killed (no destructor runs then).
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (std::freopen("/dev/null", "w", stdout) == nullptr) {
-      _exit(126);
-    }
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return false;
-    }
-    if (accepting(port_)) {
+  const pid_t pid = spawn_server(
+      {.argv = std::move(argv), .output = dir_ + "/redis.out", .death_signal = SIGTERM});
+  switch (await_server(
+      pid, [this] { return accepting(port_); }, std::chrono::seconds(20),
+      std::chrono::milliseconds(20))) {
+    case ServerStart::kReady:
       pid_ = pid;
       return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    case ServerStart::kExited:
+    case ServerStart::kTimedOut:
+      break;
   }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
   return false;
 }
 
 void RedisServer::restart() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  stop_server(pid_);
   if (!start()) {
     throw std::runtime_error("redis-server would not restart, see " + dir_ + "/redis.log");
   }
@@ -126,11 +103,7 @@ RedisServer::~RedisServer() {
 }
 
 void RedisServer::stop() noexcept {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  stop_server(pid_, SIGTERM);
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }

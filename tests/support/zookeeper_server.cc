@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/loopback.h"
+#include "support/server_process.h"
 
 namespace caboose::testing {
 namespace {
@@ -87,57 +88,20 @@ ZooKeeperServer::ZooKeeperServer() {
 }
 
 void ZooKeeperServer::start() {
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
+  const pid_t pid = spawn_server(
+      {.argv = {kJava, "-Xmx256m", "-XX:+UseSerialGC", "-Dzookeeper.log.dir=" + dir_,
+                "-Dzookeeper.root.logger=WARN,CONSOLE", "-cp", kJar,
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir_ + "/zoo.cfg"},
+       .output = dir_ + "/zk.out"});
+  if (await_server(
+          pid, [this] { return answers(port_); }, std::chrono::seconds(60)) ==
+      ServerStart::kReady) {
+    pid_ = pid;
   }
-  if (pid == 0) {
-    std::vector<std::string> argv = {kJava,
-                                     "-Xmx256m",
-                                     "-XX:+UseSerialGC",
-                                     "-Dzookeeper.log.dir=" + dir_,
-                                     "-Dzookeeper.root.logger=WARN,CONSOLE",
-                                     "-cp",
-                                     kJar,
-                                     "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                                     dir_ + "/zoo.cfg"};
-    std::vector<char*> args;
-    for (std::string& a : argv) {
-      args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    // Dies with the test process even when that is killed (no destructor runs then).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const std::string out = dir_ + "/zk.out";
-    if (std::freopen(out.c_str(), "a", stdout) == nullptr ||
-        std::freopen(out.c_str(), "a", stderr) == nullptr) {
-      _exit(126);
-    }
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return;  // it exited (the port was taken, say): the caller tries another
-    }
-    if (answers(port_)) {
-      pid_ = pid;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 void ZooKeeperServer::restart() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  stop_server(pid_);
   start();
   if (pid_ < 0) {
     throw std::runtime_error("zookeeper would not restart, see " + dir_ + "/zk.out");
@@ -149,11 +113,7 @@ ZooKeeperServer::~ZooKeeperServer() {
 }
 
 void ZooKeeperServer::stop(int signal) noexcept {
-  if (pid_ > 0) {
-    ::kill(pid_, signal);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  stop_server(pid_, signal);
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
