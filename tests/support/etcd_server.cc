@@ -76,9 +76,9 @@ EtcdServer::EtcdServer(std::vector<std::string> options) : options_(std::move(op
     start();
   }
   if (pid_ < 0) {
-    const std::string dir = dir_;
+    const std::string why = with_output("etcd would not start", dir_ + "/etcd.out");
     stop(SIGKILL);
-    throw std::runtime_error("etcd would not start (its output was in " + dir + "/etcd.out)");
+    throw std::runtime_error(why);
   }
 }
 
@@ -108,7 +108,7 @@ void EtcdServer::restart() {
   kill();
   start();
   if (pid_ < 0) {
-    throw std::runtime_error("etcd would not restart, see " + dir_ + "/etcd.out");
+    throw std::runtime_error(with_output("etcd would not restart", dir_ + "/etcd.out"));
   }
 }
 

@@ -116,7 +116,8 @@ void PostgresServer::start() {
   }
   const int initdb = wait_exit(spawn(initdb_args, log));
   if (initdb != 0) {
-    throw std::runtime_error("initdb failed (exit " + std::to_string(initdb) + "), see " + log);
+    throw std::runtime_error(
+        with_output("initdb failed (exit " + std::to_string(initdb) + ")", log));
   }
   // A port taken between our probe and the server's bind makes it exit at once: pick another.
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -125,7 +126,7 @@ void PostgresServer::start() {
       return;
     }
   }
-  throw std::runtime_error("PostgreSQL would not start, see " + log);
+  throw std::runtime_error(with_output("PostgreSQL would not start", log));
 }
 
 bool PostgresServer::launch() {
@@ -147,7 +148,7 @@ bool PostgresServer::launch() {
     case ServerStart::kTimedOut:
       break;
   }
-  throw std::runtime_error("PostgreSQL did not accept connections in 60 s, see " + log);
+  throw std::runtime_error(with_output("PostgreSQL did not accept connections in 60 s", log));
 }
 
 void PostgresServer::restart_immediate() {
@@ -156,14 +157,14 @@ void PostgresServer::restart_immediate() {
     const int stopped = wait_exit(
         spawn({bin_dir() + "/pg_ctl", "stop", "-D", dir_ + "/data", "-m", "immediate"}, log));
     if (stopped != 0) {
-      throw std::runtime_error("pg_ctl stop -m immediate failed (exit " + std::to_string(stopped) +
-                               "), see " + log);
+      throw std::runtime_error(with_output(
+          "pg_ctl stop -m immediate failed (exit " + std::to_string(stopped) + ")", log));
     }
     wait_exit(pid_);
     pid_ = -1;
   }
   if (!launch()) {
-    throw std::runtime_error("PostgreSQL would not restart, see " + log);
+    throw std::runtime_error(with_output("PostgreSQL would not restart", log));
   }
 }
 

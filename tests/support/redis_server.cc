@@ -51,8 +51,9 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
       return;
     }
   }
+  const std::string why = with_output("redis-server would not start", dir_ + "/redis.log");
   stop();
-  throw std::runtime_error("redis-server would not start, see " + dir_ + "/redis.log");
+  throw std::runtime_error(why);
 }
 
 bool RedisServer::start() {
@@ -94,7 +95,7 @@ bool RedisServer::start() {
 void RedisServer::restart() {
   stop_server(pid_);
   if (!start()) {
-    throw std::runtime_error("redis-server would not restart, see " + dir_ + "/redis.log");
+    throw std::runtime_error(with_output("redis-server would not restart", dir_ + "/redis.log"));
   }
 }
 

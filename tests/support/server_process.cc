@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -81,6 +83,20 @@ void stop_server(pid_t& pid, int signal, std::chrono::milliseconds grace) noexce
   }
   wait_exit(pid);
   pid = -1;
+}
+
+std::string with_output(const std::string& what, const std::string& file, std::size_t bytes) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return what + " (" + file + " could not be read)";
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() <= bytes) {
+    return what + "; " + file + ":\n" + text;
+  }
+  // The start says what failed (a fatal message before its stack), the end what came last.
+  return what + "; " + file + " (its start and end):\n" + text.substr(0, bytes / 2) + "\n...\n" +
+         text.substr(text.size() - bytes / 2);
 }
 
 int wait_exit(pid_t pid) {

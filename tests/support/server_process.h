@@ -38,6 +38,10 @@ ServerStart await_server(pid_t pid, const std::function<bool()>& ready,
 void stop_server(pid_t& pid, int signal = SIGKILL,
                  std::chrono::milliseconds grace = std::chrono::milliseconds(0)) noexcept;
 
+// "<what>; <file>:\n<its text>" (at most `bytes` of it: its start and its end), for an error
+// that must say why a server would not start once its directory is gone.
+std::string with_output(const std::string& what, const std::string& file, std::size_t bytes = 3000);
+
 // Waits for the process to end; its exit status, or 128 + the signal that ended it.
 int wait_exit(pid_t pid);
 

@@ -82,8 +82,9 @@ ZooKeeperServer::ZooKeeperServer() {
     start();
   }
   if (pid_ < 0) {
+    const std::string why = with_output("zookeeper would not start", dir_ + "/zk.out");
     stop(SIGKILL);
-    throw std::runtime_error("zookeeper would not start, see " + dir_ + "/zk.out");
+    throw std::runtime_error(why);
   }
 }
 
@@ -104,7 +105,7 @@ void ZooKeeperServer::restart() {
   stop_server(pid_);
   start();
   if (pid_ < 0) {
-    throw std::runtime_error("zookeeper would not restart, see " + dir_ + "/zk.out");
+    throw std::runtime_error(with_output("zookeeper would not restart", dir_ + "/zk.out"));
   }
 }
 
