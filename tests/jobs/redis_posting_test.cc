@@ -1,5 +1,6 @@
 // TaskFlow's Redis postings, byte for byte: the captures of shared/formats/redis-layout.txt
 // decode to the jobs they describe, and encoding those jobs gives the captured bytes back.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,27 @@ TEST(RedisPosting, EncodesTheBytesTaskFlowWrites) {
   built.created_on = at(7, 24, 24, 515740);
   built.sequence = 4;
   EXPECT_EQ(to_hex(encode_posting(built)), kJobD);
+}
+
+// Details holding what TaskFlow's msgpackutils writes as ext types (a datetime here) or bytes
+// keep them when caboose writes the posting again (they once came back as {"bytes", "subtype"}
+// maps: the details went through JSON text; found by fuzz_redis_posting).
+TEST(RedisPosting, ExtTypesAndBytesInDetailsSurviveReencoding) {
+  Job job = decode_posting(from_hex(kJobC));
+  const std::string when = from_hex(kLastModified).substr(3);  // the datetime's payload
+  job.details["when"] = Value::binary(std::vector<std::uint8_t>(when.begin(), when.end()), 1);
+  job.details["raw"] = Value::binary(std::vector<std::uint8_t>{0, 1, 255});
+  const std::string encoded = encode_posting(job);
+  const Job again = decode_posting(encoded);
+  ASSERT_TRUE(again.details["when"].is_binary());
+  EXPECT_EQ(again.details["when"].get_binary().subtype(), 1);
+  const std::vector<std::uint8_t>& raw = again.details["raw"].get_binary();
+  EXPECT_EQ(raw, std::vector<std::uint8_t>({0, 1, 255}));
+  EXPECT_EQ(Value::to_msgpack(again.details), Value::to_msgpack(job.details));
+  EXPECT_EQ(encode_posting(again), encoded);
+  // The datetime is still TaskFlow's ext type 1, byte for byte.
+  const std::vector<std::uint8_t> ext = Value::to_msgpack(again.details["when"]);
+  EXPECT_EQ(decode_datetime(std::string(ext.begin(), ext.end())), at(7, 24, 24, 777399));
 }
 
 TEST(RedisPosting, DatetimesRoundTripAtEveryIntegerWidth) {

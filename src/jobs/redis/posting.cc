@@ -89,7 +89,9 @@ std::string encode_posting(const Job& job) {
   posting["name"] = job.name;
   posting["priority"] = std::string(to_string(job.priority));
   posting["created_on"] = datetime_value(job.created_on);
-  posting["details"] = Ordered::parse(job.details.dump());
+  // Through msgpack, not JSON text: a value TaskFlow's msgpackutils wrote as an ext type (a
+  // datetime, a UUID) or as bytes stays what it was (JSON text would turn it into a map).
+  posting["details"] = Ordered::from_msgpack(Value::to_msgpack(job.details));
   if (job.book_uuid) {
     Ordered book = Ordered::object();
     book["name"] = job.book_name.value_or("");
