@@ -1,7 +1,10 @@
 // I/O errors under the persistence store (RELIABILITY.md F13): two `caboose conductor` processes
 // run under libfiu's POSIX preload (`fiu-run -x`, Debian's fiu-utils) and drain a board of
 // ledger jobs while the file I/O calls their store makes (SQLite: pwrite64, pread64, fdatasync;
-// the directory backend: open, read, write, fsync, rename) fail at random with EIO or ENOSPC.
+// the directory backend: open, read, write, fsync, rename, and in a case of their own its
+// listings and removals: opendir, fdopendir, readdir, unlink) fail at random with EIO or ENOSPC.
+// (SQLite maps its WAL index once per process and file: a fault in mmap could only hit a
+// conductor's start, so none is injected there.)
 // The same calls also fail under the embedded SQLite board and the ledger in those processes:
 // they must be survived too. Faults are switched on once the conductors run and off again with
 // fiu-ctrl through each process's control fifo. Expected: the failures surface as
@@ -320,6 +323,10 @@ const std::vector<std::string> kSqlitePoints = {"posix/io/rw/pwrite", "posix/io/
 const std::vector<std::string> kDirPoints = {"posix/io/oc/open", "posix/io/rw/read",
                                              "posix/io/rw/write", "posix/io/sync/fsync",
                                              "posix/io/dir/rename"};
+// Its listings (a flow's atoms, a book's flows: std::filesystem's opendir/readdir) and removals.
+const std::vector<std::string> kDirListingPoints = {"posix/io/dir/opendir",
+                                                    "posix/io/dir/fdopendir",
+                                                    "posix/io/dir/readdir", "posix/io/dir/unlink"};
 
 INSTANTIATE_TEST_SUITE_P(
     Stores, IoFaults,
@@ -332,7 +339,9 @@ INSTANTIATE_TEST_SUITE_P(
                     0.05,
                     {"database or disk is full", "disk I/O error"}},
         IoFaultCase{"dir_eio", dir_uri, EIO, kDirPoints, 0.05, {std::strerror(EIO)}},
-        IoFaultCase{"dir_enospc", dir_uri, ENOSPC, kDirPoints, 0.05, {std::strerror(ENOSPC)}}),
+        IoFaultCase{"dir_enospc", dir_uri, ENOSPC, kDirPoints, 0.05, {std::strerror(ENOSPC)}},
+        IoFaultCase{
+            "dir_listing_eio", dir_uri, EIO, kDirListingPoints, 0.05, {std::strerror(EIO)}}),
     [](const auto& p) { return p.param.name; });
 
 }  // namespace
