@@ -247,6 +247,7 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
       GetParam() == Board::kSqlite ? 0 : env_int("CABOOSE_CHAOS_RESTARTS", 1);
   const std::int64_t job_count = env_int("CABOOSE_CHAOS_JOBS", 16);
   const std::int64_t task_ms = env_int("CABOOSE_CHAOS_TASK_MS", 50);
+  const Steady::time_point began = Steady::now();
   const std::uint64_t seed = static_cast<std::uint64_t>(
       env_int("CABOOSE_CHAOS_SEED", std::chrono::steady_clock::now().time_since_epoch().count()));
   std::mt19937_64 rng(seed);
@@ -441,6 +442,8 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   line["conductors_started"] = generation;
   line["unexpected_exits"] = unexpected_exits.size();
   line["seed"] = seed;
+  line["seconds"] =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - began).count() / 1000.0;
   std::cout << fmt::format(
                    "{}/{}: {} kills, {} short + {} long pauses, {} server restarts, {} + {} fault "
                    "point kills; {} jobs, {} consumed, {} takeovers (median {:.0f} ms, p99 {:.0f} "
