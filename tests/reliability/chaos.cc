@@ -154,6 +154,7 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
     std::int64_t newest = 0;
     std::int64_t newest_attempt = 0;
     std::int64_t newest_last_at = 0;
+    std::string newest_conductor;
     for (const Effect* e : job_effects) {
       if (e->token < newest) {
         ++r.stale_effect_violations;
@@ -164,6 +165,8 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
           const double gap_ms = static_cast<double>(e->at_us - newest_last_at) / 1000.0;
           ++r.takeovers;
           r.takeover_ms.push_back(gap_ms);
+          r.slowest_takeovers.push_back({p.job_uuid, newest_conductor, e->conductor, newest_last_at,
+                                         e->at_us, newest_attempt, e->attempt});
           if (e->attempt == newest_attempt + 1) {
             r.direct_takeover_ms.push_back(gap_ms);
           } else {
@@ -175,6 +178,7 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
       }
       if (e->token == newest) {
         newest_last_at = e->at_us;
+        newest_conductor = e->conductor;
       }
     }
 
@@ -232,6 +236,14 @@ Report check(const std::vector<PostedJob>& posted, jobs::JobBoard& board,
       r.problems.push_back(fmt::format("effects of unknown job {}", job));
     }
   }
+  const auto slower = [](const Report::Takeover& a, const Report::Takeover& b) {
+    return a.to_us - a.from_us > b.to_us - b.from_us;
+  };
+  const std::size_t keep = std::min<std::size_t>(5, r.slowest_takeovers.size());
+  std::partial_sort(r.slowest_takeovers.begin(),
+                    r.slowest_takeovers.begin() + static_cast<std::ptrdiff_t>(keep),
+                    r.slowest_takeovers.end(), slower);
+  r.slowest_takeovers.resize(keep);
   return r;
 }
 

@@ -65,6 +65,17 @@ struct Report {
   // before their first task), each followed by its backoff.
   std::vector<double> direct_takeover_ms;
   std::size_t takeovers_after_empty_claims = 0;
+  // The slowest takeovers (at most 5, slowest first), to explain a tail.
+  struct Takeover {
+    std::string job_uuid;
+    std::string from_conductor;  // the older claim's, at its last effect
+    std::string to_conductor;    // the newer claim's, at its first
+    std::int64_t from_us = 0;    // the ledger's clock (system_clock, microseconds)
+    std::int64_t to_us = 0;
+    std::int64_t from_attempt = 0;
+    std::int64_t to_attempt = 0;
+  };
+  std::vector<Takeover> slowest_takeovers;
   std::vector<std::string> problems;  // one line per violation, for the failure message
 
   std::size_t violations() const {

@@ -61,6 +61,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
+
+// The ledger's clock: system_clock microseconds.
+std::int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 using caboose::testing::ChildProcess;
 using caboose::testing::wait_until;
 
@@ -342,6 +349,8 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
   std::int64_t short_pauses = 0;
   std::int64_t long_pauses = 0;
   std::int64_t restarts = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> restart_windows;  // wall_us() from, to
+  const std::int64_t run_from_us = wall_us();
   std::size_t done = 0;
   Steady::time_point next_at = Steady::now() + std::chrono::milliseconds(gap_ms(rng));
   while (done < plan.size() && jobs_left() > 0) {
@@ -374,9 +383,14 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
             std::chrono::milliseconds(long_pause ? long_pause_ms(rng) : short_pause_ms(rng));
         break;
       }
-      case Fault::kRestart:  // the conductors go on meanwhile (a paused one stays paused)
-        restarts += restart_server() ? 1 : 0;
+      case Fault::kRestart: {  // the conductors go on meanwhile (a paused one stays paused)
+        const std::int64_t from = wall_us();
+        if (restart_server()) {
+          ++restarts;
+          restart_windows.emplace_back(from, wall_us());
+        }
         break;
+      }
     }
   }
   const auto drained = wait_until(
@@ -463,6 +477,48 @@ TEST_P(KillCycles, EveryJobEndsOnceWhicheverConductorDies) {
                    line["ledger_refused"].get<std::size_t>(), report.violations())
             << "\n"
             << line.dump() << "\n";
+  if (!restart_windows.empty()) {
+    std::vector<double> lengths;
+    for (const auto& [from, to] : restart_windows) {
+      lengths.push_back(static_cast<double>(to - from) / 1e6);
+    }
+    std::cout << fmt::format("  server restarts took {:.1f} s (median), {:.1f} s (longest)\n",
+                             Report::percentile(lengths, 50), Report::percentile(lengths, 100));
+  }
+  // The slowest takeovers, against the server restarts, and what the conductors logged about the
+  // slowest job: what a tail is made of.
+  const auto secs = [&](std::int64_t us) { return static_cast<double>(us - run_from_us) / 1e6; };
+  for (const Report::Takeover& t : report.slowest_takeovers) {
+    std::string near;
+    for (const auto& [from, to] : restart_windows) {
+      if (to >= t.from_us && from <= t.to_us) {
+        near += fmt::format("{}server restart {:.1f}-{:.1f} s", near.empty() ? "" : ", ",
+                            secs(from), secs(to));
+      }
+    }
+    if (near.empty()) {
+      near = "no server restart in between";
+    }
+    std::cout << fmt::format(
+        "  slow takeover {:.1f} s: job {} attempt {} ({}, last effect {:.1f} s) "
+        "-> attempt {} ({}, first effect {:.1f} s); {}\n",
+        static_cast<double>(t.to_us - t.from_us) / 1e6, t.job_uuid, t.from_attempt,
+        t.from_conductor, secs(t.from_us), t.to_attempt, t.to_conductor, secs(t.to_us), near);
+  }
+  if (!report.slowest_takeovers.empty()) {
+    const std::string& job = report.slowest_takeovers.front().job_uuid;
+    std::istringstream lines(outputs);
+    std::string section;
+    int shown = 0;
+    for (std::string l; std::getline(lines, l) && shown < 40;) {
+      if (l.rfind("--- chaos-", 0) == 0) {
+        section = l.substr(4);
+      } else if (l.find(job) != std::string::npos) {
+        std::cout << "    " << section << ": " << l.substr(0, 300) << "\n";
+        ++shown;
+      }
+    }
+  }
   if (const char* file = std::getenv("CABOOSE_CHAOS_REPORT")) {
     std::ofstream(file, std::ios::app) << line.dump() << "\n";
   }
