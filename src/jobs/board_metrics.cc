@@ -34,8 +34,11 @@ void add_board_metrics(MetricsRegistry& metrics, JobBoard& board,
       if (state == "claimable") {
         oldest = oldest ? std::min(*oldest, job.created_on) : job.created_on;
       }
-      const auto s = std::find(kStates.begin(), kStates.end(), state) - kStates.begin();
-      counts[static_cast<std::size_t>(job.priority)][static_cast<std::size_t>(s)] += 1;
+      const auto s = static_cast<std::size_t>(std::find(kStates.begin(), kStates.end(), state) -
+                                              kStates.begin());
+      if (s < kStates.size()) {  // a listing holds no trashed job; never index past the table
+        counts[static_cast<std::size_t>(job.priority)][s] += 1;
+      }
     }
     const double bin = static_cast<double>(board.trashed().size());
     for (const JobPriority p : kPriorities) {
