@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,12 +24,17 @@ import websocket
 class Browser:
     def __init__(self):
         self.profile = tempfile.mkdtemp(prefix="caboose-chromium-")
+        # Chromium's own temporary files go inside the profile, removed with it; it runs in a
+        # process group of its own, so its helper processes end with it.
+        scratch = os.path.join(self.profile, "tmp")
+        os.mkdir(scratch)
         self.process = subprocess.Popen(
             ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
              "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
              "--remote-debugging-port=0", "--remote-allow-origins=*",
              "--user-data-dir=" + self.profile, "--window-size=1280,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, TMPDIR=scratch), start_new_session=True)
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.time() + 60
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
@@ -105,8 +111,16 @@ class Browser:
         try:
             self.ws.close()
         finally:
-            self.process.kill()
-            self.process.wait()
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # helpers that outlived it
+            except ProcessLookupError:
+                pass
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
