@@ -107,6 +107,7 @@ TEST_P(JobBoardConformance, ClaimCountsTheAttemptAndBlocksOthers) {
   ASSERT_EQ(b.iterjobs().size(), 1u);
   EXPECT_EQ(b.iterjobs()[0].state, JobState::kClaimed);
   EXPECT_EQ(b.iterjobs()[0].attempts, 1);
+  EXPECT_EQ(availability(b.iterjobs()[0], now()), "claimed");
   // The lease as the board shows it (Redis derives it from the owner key's time to live).
   for (const std::optional<Job>& seen :
        {std::optional<Job>(b.iterjobs()[0]), other->find(job.uuid)}) {
@@ -173,6 +174,16 @@ TEST_P(JobBoardConformance, LapsedLeaseMakesTheJobClaimableAndCountsAnotherAttem
   std::this_thread::sleep_for(250ms);
   EXPECT_FALSE(b.find_owner(job.uuid).has_value());
   ASSERT_EQ(b.iterjobs(/*only_unclaimed=*/true).size(), 1u);
+  // Every listing shows it as the board treats it: unclaimed, owned by nobody (operators, the
+  // metrics and the web view see a claimable job, not the dead conductor's claim).
+  ASSERT_EQ(b.iterjobs().size(), 1u);
+  ASSERT_TRUE(other->find(job.uuid).has_value());
+  for (const Job& seen : {b.iterjobs()[0], b.iterjobs(true)[0], *other->find(job.uuid)}) {
+    EXPECT_EQ(seen.state, JobState::kUnclaimed);
+    EXPECT_FALSE(seen.owner.has_value());
+    EXPECT_FALSE(seen.lease_until.has_value());
+    EXPECT_EQ(availability(seen, now()), "claimable");
+  }
   const Claim second = other->claim(job.uuid, "live-conductor");
   EXPECT_EQ(second.attempt, 2);
   EXPECT_GT(second.token, first.token);

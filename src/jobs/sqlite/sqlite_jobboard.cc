@@ -161,8 +161,7 @@ class SqliteJobBoard final : public JobBoard {
                   "SELECT {} FROM caboose_jobs WHERE state IN ('UNCLAIMED', 'CLAIMED') "
                   "ORDER BY priority, sequence",
                   kJobColumns);
-    return read_jobs(sql,
-                     only_unclaimed ? std::optional<std::int64_t>(micros(now())) : std::nullopt);
+    return read_jobs(sql, /*binds_now=*/only_unclaimed);
   }
 
   std::vector<std::string> skipped() const override {
@@ -201,7 +200,7 @@ class SqliteJobBoard final : public JobBoard {
     open();
     SqliteDb::Transaction tx(*db_);
     const TimePoint at = now();
-    const std::optional<Job> job = find_locked(job_uuid);
+    const std::optional<Job> job = find_locked(job_uuid, at);
     if (!job) {
       throw NotFound(fmt::format("no job {} on the board", job_uuid));
     }
@@ -209,13 +208,7 @@ class SqliteJobBoard final : public JobBoard {
       throw UnclaimableJob(
           fmt::format("job {} ('{}') is in the garbage bin", job->uuid, job->name));
     }
-    Query lease(db_->stmt("SELECT lease_until FROM caboose_jobs WHERE uuid = ?1"),
-                db_->where("claim"));
-    lease.bind(job_uuid);
-    lease.step();
-    const std::optional<std::int64_t> lease_until =
-        lease.is_null(0) ? std::nullopt : std::optional<std::int64_t>(lease.integer(0));
-    if (job->state == JobState::kClaimed && lease_until && *lease_until >= micros(at)) {
+    if (job->state == JobState::kClaimed) {  // a lapsed claim reads as unclaimed
       throw UnclaimableJob(fmt::format("job {} ('{}') is already claimed by '{}'", job->uuid,
                                        job->name, job->owner.value_or("?")));
     }
@@ -375,7 +368,7 @@ class SqliteJobBoard final : public JobBoard {
     return read_jobs(fmt::format("SELECT {} FROM caboose_jobs WHERE state = 'TRASHED' "
                                  "ORDER BY last_modified, sequence",
                                  kJobColumns),
-                     std::nullopt);
+                     /*binds_now=*/false);
   }
 
   Job requeue(std::string_view job_uuid) override {
@@ -491,27 +484,30 @@ class SqliteJobBoard final : public JobBoard {
         job->owner ? fmt::format(", claimed by '{}'", *job->owner) : std::string()));
   }
 
-  std::optional<Job> find_locked(std::string_view job_uuid) {
+  std::optional<Job> find_locked(std::string_view job_uuid) { return find_locked(job_uuid, now()); }
+  std::optional<Job> find_locked(std::string_view job_uuid, TimePoint at) {
     Query q(db_->stmt(fmt::format("SELECT {} FROM caboose_jobs WHERE uuid = ?1", kJobColumns)),
             db_->where("find"));
     q.bind(job_uuid);
     if (!q.step()) {
       return std::nullopt;
     }
-    return read_job(q);
+    return read_job(q, micros(at));
   }
 
-  // Rows of `sql` (its ?1 bound to `at`, when given), unreadable ones skipped and recorded.
-  std::vector<Job> read_jobs(const std::string& sql, std::optional<std::int64_t> at) {
+  // Rows of `sql` (its ?1 bound to the time now, when it has one), unreadable ones skipped and
+  // recorded.
+  std::vector<Job> read_jobs(const std::string& sql, bool binds_now) {
     std::vector<Job> jobs;
     skipped_.clear();
+    const std::int64_t at = micros(now());
     Query q(db_->stmt(sql), db_->where("list jobs"));
-    if (at) {
-      q.bind(*at);
+    if (binds_now) {
+      q.bind(at);
     }
     while (q.step()) {
       try {
-        jobs.push_back(read_job(q));
+        jobs.push_back(read_job(q, at));
       } catch (const Error& e) {
         skipped_.push_back(e.what());
         caboose::detail::log().error("jobboard '{}': skipping a record: {}", db_->path(), e.what());
@@ -520,8 +516,8 @@ class SqliteJobBoard final : public JobBoard {
     return jobs;
   }
 
-  // Columns: kJobColumns.
-  static Job read_job(Query& q) {
+  // Columns: kJobColumns; `at`, the time now in µs.
+  static Job read_job(Query& q, std::int64_t at) {
     Job job;
     job.uuid = q.text(0);
     const std::string what = fmt::format("job {}", job.uuid);
@@ -544,6 +540,13 @@ class SqliteJobBoard final : public JobBoard {
     job.owner = q.optional_text(10);
     if (job.state == JobState::kClaimed && !q.is_null(14)) {
       job.lease_until = from_micros(q.integer(14));
+      // A claim whose lease ran out is shown as the other boards show it: unclaimed (its row
+      // keeps the old owner until the next claim replaces it; kClaimable says the same).
+      if (q.integer(14) < at) {
+        job.state = JobState::kUnclaimed;
+        job.owner.reset();
+        job.lease_until.reset();
+      }
     }
     job.attempts = q.integer(11);
     job.max_attempts = q.integer(12);
