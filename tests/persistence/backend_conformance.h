@@ -33,9 +33,6 @@ class BackendFixture {
   // Opens a new connection to the store from any process (a forked child included); null for
   // a store that lives in this process only.
   virtual std::function<std::unique_ptr<Backend>()> opener() { return nullptr; }
-  // Whether a connection starts threads of its own (ZooKeeper's client does): ThreadSanitizer
-  // cannot follow a forked child that starts threads, so multi-process cases skip under it.
-  virtual bool connection_starts_threads() const { return false; }
 };
 
 struct BackendFactory {
@@ -60,7 +57,6 @@ class BackendConformance : public ::testing::TestWithParam<BackendFactory> {
   Backend& conn() { return fixture_->backend(); }
   Backend& reopen() { return fixture_->reopen(); }
   std::function<std::unique_ptr<Backend>()> opener() { return fixture_->opener(); }
-  bool connection_starts_threads() const { return fixture_->connection_starts_threads(); }
 
  private:
   std::unique_ptr<BackendFixture> fixture_;

@@ -58,7 +58,6 @@ class ZooKeeperFixture : public BackendFixture {
   std::function<std::unique_ptr<Backend>()> opener() override {
     return [uri = uri_] { return make_zookeeper_backend(uri); };
   }
-  bool connection_starts_threads() const override { return true; }
 
  private:
   std::string uri_;
