@@ -111,16 +111,17 @@ class Browser:
         try:
             self.ws.close()
         finally:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # helpers that outlived it
-            except ProcessLookupError:
-                pass
+            # Asked to quit (it then removes its own files), then whatever is left of its
+            # process group killed: Chromium if it did not quit in time, helpers that outlived it.
+            for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+                try:
+                    os.killpg(self.process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.process.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
